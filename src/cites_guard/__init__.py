@@ -1,0 +1,86 @@
+"""cites-guard: find marketplace listings that offer CITES-listed wildlife, and say why.
+
+Typical use::
+
+    from cites_guard import Guard
+    guard = Guard.default()
+    assessment = guard.assess({"id": "ad-1", "title": "Old carved ivory bangle"})
+    assessment.decision, assessment.matches[0].taxon
+
+The library logs to the ``cites_guard`` logger and never configures logging itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from cites_guard.assessment import Assessment, Evidence, Match, ScoringStep
+from cites_guard.config import ExtraTerm, ModelSettings, PolicySettings, Settings, TaxonomySettings
+from cites_guard.detectors import Detector, DetectorRegistry, Hit, TermDetector, TermEntry
+from cites_guard.errors import (
+    CitesGuardError,
+    ConfigError,
+    InputError,
+    ModelError,
+    ModelIntegrityError,
+    OutboxError,
+    ReportAuthError,
+    ReportDeliveryError,
+    ReportError,
+    ReportValidationError,
+    TaxonomyError,
+    TrainingError,
+)
+from cites_guard.guard import Guard
+from cites_guard.listing import Listing
+from cites_guard.normalize import NormalizedText, normalize
+from cites_guard.scoring import EvidenceScorer, Scorer
+from cites_guard.taxonomy import Lookalike, Taxon, Taxonomy, load_taxonomy
+
+try:
+    __version__ = version("cites-guard")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"
+
+logging.getLogger("cites_guard").addHandler(logging.NullHandler())
+
+__all__ = [
+    "Assessment",
+    "CitesGuardError",
+    "ConfigError",
+    "Detector",
+    "DetectorRegistry",
+    "Evidence",
+    "EvidenceScorer",
+    "ExtraTerm",
+    "Guard",
+    "Hit",
+    "InputError",
+    "Listing",
+    "Lookalike",
+    "Match",
+    "ModelError",
+    "ModelIntegrityError",
+    "ModelSettings",
+    "NormalizedText",
+    "OutboxError",
+    "PolicySettings",
+    "ReportAuthError",
+    "ReportDeliveryError",
+    "ReportError",
+    "ReportValidationError",
+    "Scorer",
+    "ScoringStep",
+    "Settings",
+    "TaxonomyError",
+    "TaxonomySettings",
+    "Taxon",
+    "Taxonomy",
+    "TermDetector",
+    "TermEntry",
+    "TrainingError",
+    "__version__",
+    "load_taxonomy",
+    "normalize",
+]

@@ -1,0 +1,231 @@
+"""From raw hits to matches: which taxa the evidence points at, and how strongly.
+
+Rules, in order:
+1. A look-alike term that overlaps a positive hit explains it away ("mammoth ivory").
+2. A look-alike of the same taxon or group elsewhere in the ad, or a negation/imitation cue
+   just before or after a hit ("faux ivory", "ivory (resin)"), weakens it.
+3. Evidence for a higher taxon (Psittaciformes: "parrot") joins the most specific taxon
+   the ad also names (Psittacus erithacus: "African grey").
+4. A match's confidence is the noisy-OR of its hits' strengths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cites_guard._specimen import ad_words, guess_specimen
+from cites_guard.assessment import Evidence, Match
+from cites_guard.detectors import Hit
+from cites_guard.normalize import NormalizedText
+from cites_guard.taxonomy import Taxon, Taxonomy
+
+__all__ = ["EvidenceSummary", "summarize"]
+
+#: Strength of one hit by kind, before adjustments.
+_STRENGTH = {"species": 0.72, "product": 0.85, "code_word": 0.55}
+_AMBIGUOUS_STRENGTH = 0.15
+_OBFUSCATION_BONUS = 0.15  # hiding a word is itself a signal
+_CUE_WINDOW_BEFORE = 24  # view characters: "faux ", "not real ", "imitation "
+_CUE_WINDOW_AFTER = 16  # "ivory (resin)", "ivory-look"
+_CUE_DAMPING = 0.25
+_LOOKALIKE_DAMPING = 0.35
+_MAX_STRENGTH = 0.97
+
+
+@dataclass(slots=True)
+class _Scored:
+    hit: Hit
+    strength: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSummary:
+    """What the evidence says about one listing."""
+
+    matches: tuple[Match, ...]
+    lookalikes: tuple[Evidence, ...]
+    risk: float
+    notes: tuple[str, ...]
+
+    @property
+    def group_scores(self) -> dict[str, float]:
+        """Highest match confidence per taxon group."""
+        scores: dict[str, float] = {}
+        for match in self.matches:
+            scores[match.group] = max(scores.get(match.group, 0.0), match.confidence)
+        return scores
+
+
+def _overlaps(a: Hit, b: Hit) -> bool:
+    return a.field == b.field and a.view_start < b.view_end and b.view_start < a.view_end
+
+
+def _near(cue: Hit, hit: Hit) -> bool:
+    if cue.field != hit.field or _overlaps(cue, hit):
+        return cue.field == hit.field and _overlaps(cue, hit)
+    if cue.view_end <= hit.view_start:
+        return hit.view_start - cue.view_end <= _CUE_WINDOW_BEFORE
+    return cue.view_start - hit.view_end <= _CUE_WINDOW_AFTER
+
+
+def noisy_or(values: Iterable[float]) -> float:
+    """Probability that at least one of several independent signals is right.
+
+    Example:
+        >>> round(noisy_or([0.5, 0.5]), 2)
+        0.75
+    """
+    miss = 1.0
+    for value in values:
+        miss *= 1.0 - value
+    return 1.0 - miss
+
+
+def _lineage(taxon: Taxon, taxonomy: Taxonomy) -> list[str]:
+    names = [taxon.name]
+    seen = {taxon.name}
+    parent = taxon.parent
+    while parent is not None and parent not in seen:
+        seen.add(parent)
+        names.append(parent)
+        found = taxonomy.get(parent)
+        parent = found.parent if found else None
+    return names
+
+
+def summarize(
+    hits: list[Hit], taxonomy: Taxonomy, views: Iterable[NormalizedText] = ()
+) -> EvidenceSummary:
+    """Resolve a listing's hits into matches with confidences and an evidence-only risk.
+
+    Args:
+        hits: Every hit the detectors found in the listing.
+        taxonomy: The taxonomy the hits refer to.
+        views: The normalised fields, used to tell the specimen kind.
+    """
+    words = ad_words(view.text for view in views)
+    positives = [h for h in hits if h.entry.kind in _STRENGTH]
+    lookalikes = [h for h in hits if h.entry.kind == "lookalike"]
+    cues = [h for h in hits if h.entry.kind == "negation"]
+    resembled: set[str] = set()
+    for hit in lookalikes:
+        found = next((t for t in taxonomy.lookalikes if t.name == hit.entry.target), None)
+        if found is not None:
+            resembled.update(found.resembles)
+
+    scored_by_taxon: dict[str, list[_Scored]] = {}
+    notes: list[str] = []
+    for hit in _one_hit_per_span(positives, taxonomy):
+        taxon = taxonomy.get(hit.entry.target)
+        if taxon is None:
+            continue
+        strength = _AMBIGUOUS_STRENGTH if hit.entry.ambiguous else _STRENGTH[hit.entry.kind]
+        scored = _Scored(hit, strength)
+        if hit.obfuscated:
+            scored.strength = min(_MAX_STRENGTH, scored.strength + _OBFUSCATION_BONUS)
+            scored.notes.append(f"{hit.text!r} was disguised")
+        covering = next((lk for lk in lookalikes if _overlaps(lk, hit)), None)
+        if covering is not None:
+            notes.append(f"{hit.text!r} is part of look-alike {covering.text!r}")
+            continue
+        lineage = _lineage(taxon, taxonomy)
+        if resembled.intersection([*lineage, taxon.group]):
+            scored.strength *= _LOOKALIKE_DAMPING
+            scored.notes.append("a look-alike of this taxon is named in the ad")
+        cue = next((c for c in cues if _near(c, hit)), None)
+        if cue is not None:
+            scored.strength *= _CUE_DAMPING
+            scored.notes.append(f"{cue.text!r} next to {hit.text!r}")
+        notes.extend(scored.notes)
+        scored_by_taxon.setdefault(taxon.name, []).append(scored)
+
+    # Fold evidence for ancestors into the most specific named descendant.
+    names = list(scored_by_taxon)
+    for name in names:
+        taxon = taxonomy.get(name)
+        if taxon is None:
+            continue
+        ancestors = _lineage(taxon, taxonomy)[1:]
+        for ancestor in ancestors:
+            if ancestor in scored_by_taxon and ancestor != name:
+                scored_by_taxon[name].extend(scored_by_taxon.pop(ancestor))
+
+    matches: list[Match] = []
+    for name, scored in scored_by_taxon.items():
+        taxon = taxonomy.get(name)
+        if taxon is None or not scored:
+            continue
+        strongest: dict[str, float] = {}
+        for item in scored:  # a term repeated in title and description counts once
+            form = item.hit.entry.term.casefold()
+            strongest[form] = max(strongest.get(form, 0.0), item.strength)
+        confidence = min(_MAX_STRENGTH, noisy_or(strongest.values()))
+        evidence = tuple(sorted(_unique_spans(s.hit for s in scored), key=_order))
+        matches.append(
+            Match(
+                taxon=taxon.name,
+                rank=taxon.rank,
+                common_name=taxon.common_name,
+                group=taxon.group,
+                appendix=taxon.appendix,
+                appendix_note=taxon.appendix_note,
+                specimen=guess_specimen([s.hit for s in scored], taxon, words),
+                confidence=round(confidence, 4),
+                evidence=evidence,
+            )
+        )
+    matches.sort(key=lambda m: -m.confidence)
+    risk = noisy_or(m.confidence for m in matches)
+    lookalike_evidence = tuple(sorted(_unique_spans([*lookalikes, *cues]), key=_order))
+    return EvidenceSummary(tuple(matches), lookalike_evidence, min(risk, _MAX_STRENGTH), tuple(notes))
+
+
+def _unique_spans(hits: Iterable[Hit]) -> list[Evidence]:
+    """One evidence item per field span (the same word matched in several languages)."""
+    seen: dict[tuple[str, int, int], Hit] = {}
+    for hit in hits:
+        key = (hit.field, hit.start, hit.end)
+        if key not in seen or _rank(hit) < _rank(seen[key]):
+            seen[key] = hit
+    return [hit.to_evidence() for hit in seen.values()]
+
+
+_KIND_RANK = {"product": 0, "species": 1, "code_word": 2}
+
+
+def _one_hit_per_span(hits: list[Hit], taxonomy: Taxonomy) -> list[Hit]:
+    """Keep one hit per span and taxon; give a span several taxa share to their ancestor.
+
+    The same word is often listed in many languages ("caviar") and on a family as well as
+    its species; counting each listing of it would inflate the confidence.
+    """
+    by_span: dict[tuple[str, int, int], dict[str, Hit]] = {}
+    for hit in hits:
+        taxa = by_span.setdefault((hit.field, hit.view_start, hit.view_end), {})
+        current = taxa.get(hit.entry.target)
+        if current is None or _rank(hit) < _rank(current):
+            taxa[hit.entry.target] = hit
+    kept: list[Hit] = []
+    for taxa in by_span.values():
+        if len(taxa) > 1:
+            lineages = {
+                name: set(_lineage(found, taxonomy))
+                for name in taxa
+                if (found := taxonomy.get(name)) is not None
+            }
+            common = [n for n in taxa if all(n in line for line in lineages.values())]
+            if common:
+                kept.append(taxa[common[0]])
+                continue
+        kept.extend(taxa.values())
+    return kept
+
+
+def _rank(hit: Hit) -> tuple[bool, int]:
+    return (hit.entry.ambiguous, _KIND_RANK.get(hit.entry.kind, 9))
+
+
+def _order(evidence: Evidence) -> tuple[str, int, int, str]:
+    return (evidence.field, evidence.start, evidence.end, evidence.term)

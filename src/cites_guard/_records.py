@@ -1,0 +1,159 @@
+"""Read listing records from JSONL or CSV files (or stdin), one bad line never stopping the rest.
+
+Each record comes out as a :class:`Record`: its 1-based line (or row) number, the raw text
+(kept so a rejected record can be shown to the user as it was), and either the parsed
+listing or the :class:`~cites_guard.errors.InputError` that says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from cites_guard.errors import InputError
+from cites_guard.listing import MAX_FIELD_CHARS, Listing
+
+__all__ = ["Record", "read_records"]
+
+_RAW_KEPT = 4096  # characters of a rejected record kept in the errors file
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One input record, parsed or rejected."""
+
+    line: int
+    raw: str
+    listing: Listing | None
+    error: InputError | None
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    handle: IO[bytes] = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=handle, mode="rb")
+    return handle
+
+
+def _format(path: str) -> str:
+    name = path.removesuffix(".gz").lower()
+    if name.endswith(".csv"):
+        return "csv"
+    return "jsonl"
+
+
+def _listing(data: Any, line: int) -> Listing:
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object, got {type(data).__name__}", record=line)
+    try:
+        return Listing.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise InputError(first["msg"], record=line, field=field) from exc
+
+
+def _jsonl(handle: IO[bytes]) -> Iterator[Record]:
+    for line, chunk in enumerate(handle, start=1):
+        if not chunk.strip():
+            continue
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raw = chunk.decode("utf-8", errors="backslashreplace")[:_RAW_KEPT]
+            field = _field_with_bad_bytes(chunk)
+            error = InputError(f"invalid UTF-8 at byte {exc.start}", record=line, field=field)
+            yield Record(line, raw, None, error)
+            continue
+        try:
+            data = json.loads(text)
+            yield Record(line, "", _listing(data, line), None)
+        except json.JSONDecodeError as exc:
+            error = InputError(f"not JSON: {exc.msg} at column {exc.colno}", record=line)
+            yield Record(line, text[:_RAW_KEPT], None, error)
+        except InputError as exc:
+            yield Record(line, text[:_RAW_KEPT], None, exc)
+
+
+def _csv(handle: IO[bytes]) -> Iterator[Record]:
+    text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+    csv.field_size_limit(max(MAX_FIELD_CHARS * 1000, 1 << 27))
+    reader = csv.DictReader(text)
+    try:
+        for row in reader:
+            line = reader.line_num
+            raw = ",".join(v or "" for v in row.values() if isinstance(v, str))
+            raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            bad = next(
+                (k for k, v in row.items() if isinstance(v, str) and _has_surrogates(v)), None
+            )
+            if bad is not None:
+                error = InputError("invalid UTF-8", record=line, field=bad)
+                yield Record(line, raw[:_RAW_KEPT], None, error)
+                continue
+            data: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v != ""}
+            if None in row:
+                error = InputError("more values than header columns", record=line)
+                yield Record(line, raw[:_RAW_KEPT], None, error)
+                continue
+            if "price" in data:
+                data["price"] = _number(data["price"])
+            if "image_texts" in data:
+                data["image_texts"] = [t for t in data["image_texts"].split("|") if t]
+            try:
+                yield Record(line, "", _listing(data, line), None)
+            except InputError as exc:
+                yield Record(line, raw[:_RAW_KEPT], None, exc)
+    except csv.Error as exc:
+        error = InputError(f"unreadable CSV: {exc}", record=reader.line_num)
+        yield Record(reader.line_num, "", None, error)
+
+
+def _field_with_bad_bytes(chunk: bytes) -> str | None:
+    """Name the top-level field whose value holds the undecodable bytes, when it parses."""
+    try:
+        data = json.loads(chunk.decode("utf-8", errors="surrogateescape"))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    for key, value in data.items():
+        if _has_surrogates(json.dumps(value, ensure_ascii=False)) or _has_surrogates(str(key)):
+            return str(key)
+    return None
+
+
+def _has_surrogates(value: str) -> bool:
+    return any(0xDC80 <= ord(ch) <= 0xDCFF for ch in value)
+
+
+def _number(value: str) -> float | str:
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return value  # let validation name the field
+
+
+def read_records(path: str) -> Iterator[Record]:
+    """Stream records from ``path`` (``-`` for stdin); format from the extension.
+
+    ``.csv`` (optionally ``.csv.gz``) is read as CSV with a header row; anything else as
+    JSON Lines. Blank lines are skipped. Nothing is read ahead: memory stays flat.
+    """
+    handle = _open_binary(path)
+    try:
+        yield from (_csv(handle) if _format(path) == "csv" else _jsonl(handle))
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()

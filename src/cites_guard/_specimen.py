@@ -1,0 +1,89 @@
+"""Guess the kind of specimen an ad offers from the words that matched.
+
+CITES distinguishes live animals and plants, raw parts (tusks, horns, skins), worked items
+(carvings, jewellery) and derivatives (powders, oils, medicines). Reports need the kind;
+the words of the matched terms usually say it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from cites_guard.assessment import Specimen
+from cites_guard.detectors import Hit
+from cites_guard.normalize import normalize_term
+from cites_guard.taxonomy import Taxon
+
+__all__ = ["ad_words", "guess_specimen"]
+
+_WORKED = (
+    "carving", "carved", "bangle", "bracelet", "beads", "bead", "necklace", "pendant",
+    "figurine", "statue", "netsuke", "okimono", "chopsticks", "seal", "comb", "handle",
+    "cup", "box", "jewelry", "jewellery", "ring", "earrings", "hanko", "inro", "scrimshaw",
+    "furniture", "chair", "table", "bowl", "guitar", "bag", "handbag", "belt", "wallet",
+    "boots", "watch strap", "sculpture", "rosary", "mala", "brooch", "frame", "手镯", "雕",
+    "摆件", "手串", "珠", "印章", "根付", "彫", "家具", "รูปแกะสลัก", "กำไล",
+)  # fmt: skip
+_DERIVATIVE = (
+    "powder", "oil", "wine", "bile", "extract", "capsule", "capsules", "pills", "tea",
+    "ointment", "balm", "glue", "cream", "essence", "incense", "perfume", "caviar", "粉",
+    "油", "酒", "胆", "膏", "丸", "香",
+)  # fmt: skip
+_RAW = (
+    "tusk", "tusks", "horn", "horns", "scales", "scale", "skin", "hide", "pelt", "bone",
+    "bones", "teeth", "tooth", "claw", "claws", "fin", "fins", "shell", "casque", "maw",
+    "feathers", "feather", "skull", "root", "roots", "chips", "log", "logs", "timber",
+    "plank", "wood", "牙", "角", "片", "皮", "骨", "翅", "甲", "壳",
+)  # fmt: skip
+_LIVE = (
+    "live", "alive", "baby", "babies", "chick", "chicks", "juvenile", "hatchling", "pair",
+    "male", "female", "tame", "hand fed", "handfed", "breeder", "seedling", "seedlings",
+    "plant", "plants", "cb", "captive bred", "pet", "活体", "幼体", "苗",
+)  # fmt: skip
+
+_TABLES: tuple[tuple[Specimen, frozenset[str]], ...] = (
+    ("worked item", frozenset(normalize_term(w) for w in _WORKED)),
+    ("derivative", frozenset(normalize_term(w) for w in _DERIVATIVE)),
+    ("raw part", frozenset(normalize_term(w) for w in _RAW)),
+    ("live", frozenset(normalize_term(w) for w in _LIVE)),
+)
+
+
+def ad_words(texts: Iterable[str]) -> frozenset[str]:
+    """The words (and single CJK characters) of normalised texts, for :func:`guess_specimen`."""
+    words: set[str] = set()
+    for text in texts:
+        tokens = text.split()
+        words.update(tokens)
+        words.update(" ".join(pair) for pair in zip(tokens, tokens[1:], strict=False))
+        words.update(ch for ch in text if ord(ch) >= 0x2E80)
+    return frozenset(words)
+
+
+def guess_specimen(
+    hits: Sequence[Hit], taxon: Taxon, words: frozenset[str] = frozenset()
+) -> Specimen | None:
+    """The specimen kind the ad's words name, else the taxon's usual trade form.
+
+    Args:
+        hits: The hits for the taxon; their terms count as words of the ad.
+        taxon: The matched taxon.
+        words: The ad's normalised words (see :func:`ad_words`).
+
+    Example:
+        >>> from cites_guard.taxonomy import load_taxonomy
+        >>> grey = load_taxonomy().get("Psittacus erithacus")
+        >>> guess_specimen([], grey, ad_words(["hand fed baby grey"]))
+        'live'
+    """
+    words = set(words)
+    for hit in hits:
+        form = normalize_term(hit.entry.term)
+        words.update(form.split())
+        words.update(ch for ch in form if ord(ch) >= 0x2E80)
+    for specimen, vocabulary in _TABLES:
+        if words & vocabulary:
+            return specimen
+    if len(taxon.traded_as) == 1 or (taxon.traded_as and taxon.traded_as[0] == "live"):
+        return taxon.traded_as[0]
+    return None

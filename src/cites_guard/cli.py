@@ -1,0 +1,250 @@
+"""The ``cites-guard`` command: a thin shell over the library.
+
+Sub-commands: ``score`` (batch scoring), ``taxa`` (what the taxonomy knows), and those
+registered by other modules (evaluation, training, reports, receiver). Exit status: 0 on
+success, 1 when some input records were rejected (the rest were processed), 2 when the
+command could not run at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TextIO
+
+from cites_guard import __version__
+from cites_guard._batching import iter_batches
+from cites_guard._records import Record, read_records
+from cites_guard.assessment import Assessment
+from cites_guard.config import ModelSettings, Settings
+from cites_guard.errors import CitesGuardError
+from cites_guard.guard import Guard
+from cites_guard.listing import MAX_FIELD_CHARS, Listing
+from cites_guard.taxonomy import load_taxonomy
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent elsewhere."""
+
+    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
+        self._stream = stream
+        self._enabled = enabled and stream.isatty()
+        self._started = time.monotonic()
+        self._shown = 0.0
+
+    def update(self, done: int, rejected: int) -> None:
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now - self._shown < 0.25:
+            return
+        self._shown = now
+        rate = done / max(now - self._started, 1e-9)
+        self._stream.write(f"\rscored {done:,}  rejected {rejected:,}  {rate:,.0f}/s ")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._enabled:
+            self._stream.write("\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_file(args.config) if args.config else Settings()
+    if getattr(args, "no_model", False):
+        model = ModelSettings.model_validate(
+            {**settings.model.model_dump(), "enabled": False}
+        )
+        settings = settings.model_copy(update={"model": model})
+    if getattr(args, "threshold", None) is not None:
+        settings = settings.with_threshold(args.threshold)
+    return settings
+
+
+def _warn(stream: TextIO, record: Record | None, message: str) -> None:
+    where = f"line {record.line}: " if record is not None else ""
+    stream.write(f"cites-guard: {where}{message}\n")
+
+
+def _scored_records(
+    records: Iterator[Record],
+    guard: Guard,
+    batch_size: int,
+    on_reject: Callable[[Record], None],
+    on_warning: Callable[[Record, str], None],
+) -> Iterator[tuple[Record, Assessment]]:
+    """Assess valid records in batches; hand rejected ones to ``on_reject`` as they come."""
+
+    def valid() -> Iterator[Record]:
+        for record in records:
+            if record.error is not None:
+                on_reject(record)
+                continue
+            listing = record.listing
+            if listing is not None and listing.truncated_fields:
+                fields = ", ".join(listing.truncated_fields)
+                on_warning(record, f"{fields} cut to {MAX_FIELD_CHARS} characters (flagged)")
+            yield record
+
+    for batch in iter_batches(valid(), batch_size):
+        listings: list[Listing] = [r.listing for r in batch if r.listing is not None]
+        yield from zip(batch, guard.assess_many(listings, batch_size=batch_size), strict=True)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    stderr = sys.stderr
+    guard = Guard.default(_settings(args))
+    rejected = 0
+    decisions: Counter[str] = Counter()
+    errors_handle: IO[str] | None = (
+        Path(args.errors).open("w", encoding="utf-8") if args.errors else None
+    )
+    output: IO[str] = (
+        Path(args.output).open("w", encoding="utf-8") if args.output else sys.stdout
+    )
+    progress = _Progress(stderr, enabled=not args.quiet)
+    started = time.monotonic()
+    scored = 0
+
+    def reject(record: Record) -> None:
+        nonlocal rejected
+        rejected += 1
+        error = record.error
+        if error is None:
+            return
+        _warn(stderr, record, f"rejected: {error.reason}" + (
+            f" (field {error.field!r})" if error.field else ""))
+        if errors_handle is not None:
+            errors_handle.write(json.dumps({
+                "line": record.line, "field": error.field, "reason": error.reason,
+                "record": record.raw,
+            }, ensure_ascii=False) + "\n")
+
+    def warn(record: Record, message: str) -> None:
+        if not args.quiet:
+            _warn(stderr, record, message)
+
+    try:
+        for _record, assessment in _scored_records(
+            read_records(args.input), guard, args.batch_size, reject, warn
+        ):
+            output.write(assessment.model_dump_json() + "\n")
+            scored += 1
+            decisions[assessment.decision] += 1
+            progress.update(scored, rejected)
+    finally:
+        progress.close()
+        if errors_handle is not None:
+            errors_handle.close()
+        if output is not sys.stdout:
+            output.close()
+        else:
+            output.flush()
+    elapsed = time.monotonic() - started
+    if not args.quiet:
+        summary = ", ".join(f"{k} {decisions[k]:,}" for k in ("allow", "review", "block"))
+        stderr.write(
+            f"cites-guard: scored {scored:,}, rejected {rejected:,} ({summary}) in "
+            f"{elapsed:.1f}s, {scored / max(elapsed, 1e-9):,.0f} listings/s\n"
+        )
+    return 1 if rejected else 0
+
+
+def _cmd_taxa(args: argparse.Namespace) -> int:
+    taxonomy = load_taxonomy()
+    found = taxonomy.search(args.query) if args.query else list(taxonomy.taxa)
+    if args.json:
+        for taxon in found:
+            sys.stdout.write(taxon.model_dump_json() + "\n")
+        return 0
+    if not found:
+        sys.stdout.write(f"no taxon matches {args.query!r}\n")
+        return 1
+    for taxon in found:
+        names = "; ".join(
+            f"{lang}: {', '.join(terms[:3])}" for lang, terms in sorted(taxon.names.items())
+        )
+        sys.stdout.write(
+            f"{taxon.name} ({taxon.rank}) Appendix {taxon.appendix} [{taxon.group}]\n"
+            f"  {names}\n"
+        )
+        if taxon.appendix_note:
+            sys.stdout.write(f"  note: {taxon.appendix_note}\n")
+        if args.query:
+            products = sorted({t for terms in taxon.products.values() for t in terms})
+            codes = sorted({t for terms in taxon.code_words.values() for t in terms})
+            if products:
+                sys.stdout.write(f"  products: {', '.join(products[:40])}\n")
+            if codes:
+                sys.stdout.write(f"  code words: {', '.join(codes[:40])}\n")
+    sys.stdout.write(f"{len(found)} taxa (taxonomy {taxonomy.version})\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cites-guard`` (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="cites-guard",
+        description="Detect marketplace listings that offer CITES-listed wildlife.",
+    )
+    parser.add_argument("--version", action="version", version=f"cites-guard {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    score = commands.add_parser(
+        "score", help="score listings from JSONL or CSV", description=(
+            "Score every listing in INPUT (JSONL, CSV by extension, optionally .gz; '-' for "
+            "stdin) and write one assessment per line, in input order."
+        ),
+    )
+    score.add_argument("input", metavar="INPUT")
+    score.add_argument("-o", "--output", help="write assessments here instead of stdout")
+    score.add_argument("--errors", metavar="FILE", help="write rejected records here (JSONL)")
+    score.add_argument("--config", metavar="FILE", help="settings file (.json or .toml)")
+    score.add_argument("--threshold", type=float, help="review threshold (0..1)")
+    score.add_argument("--no-model", action="store_true", help="score from evidence alone")
+    score.add_argument("--batch-size", type=int, default=64, help="listings per model call")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    score.set_defaults(handler=_cmd_score)
+
+    taxa = commands.add_parser("taxa", help="look up what the taxonomy knows")
+    taxa.add_argument("query", nargs="?", help="a scientific or common name, any language")
+    taxa.add_argument("--json", action="store_true", help="print full entries as JSONL")
+    taxa.set_defaults(handler=_cmd_taxa)
+
+    for register in _plugins():
+        register(commands)
+    return parser
+
+
+def _plugins() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Sub-commands that live beside the modules they drive."""
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CitesGuardError as exc:
+        sys.stderr.write(f"cites-guard: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("cites-guard: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Detectors find evidence in a listing: taxon names, product terms, code words, look-alikes.
+
+A detector looks at one normalised field and returns :class:`Hit` objects whose spans point
+into the original text. The built-in :class:`TermDetector` searches every term of the
+taxonomy at once (Aho-Corasick over normalised terms). Marketplaces add their own terms or
+whole detectors to a :class:`DetectorRegistry` without forking::
+
+    registry = DetectorRegistry.from_taxonomy(load_taxonomy())
+    registry.add(TermDetector([TermEntry("blanco hueso", "code_word", "es", "Elephantidae")]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from cites_guard._automaton import Automaton
+from cites_guard.assessment import Evidence, EvidenceKind
+from cites_guard.listing import Listing
+from cites_guard.normalize import NormalizedText, normalize, normalize_term
+from cites_guard.taxonomy import Taxonomy
+
+__all__ = ["Detector", "DetectorRegistry", "Hit", "TermDetector", "TermEntry", "terms_of"]
+
+_MAX_SUFFIX = 3  # letters allowed after a term: plurals and case endings (tusk -> tusks)
+_MIN_SUFFIXED = 4  # shorter terms must match a whole word
+
+
+@dataclass(frozen=True, slots=True)
+class TermEntry:
+    """A term a detector looks for and what finding it means."""
+
+    term: str
+    kind: EvidenceKind
+    language: str | None
+    target: str
+    """Scientific name (species/product/code_word), look-alike name, or cue kind."""
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One occurrence of a term in one field."""
+
+    field: str
+    start: int
+    end: int
+    view_start: int
+    view_end: int
+    entry: TermEntry
+    obfuscated: bool
+    text: str
+
+    def to_evidence(self) -> Evidence:
+        """The public form of the hit."""
+        return Evidence(
+            field=self.field,
+            start=self.start,
+            end=self.end,
+            text=self.text,
+            term=self.entry.term,
+            kind=self.entry.kind,
+            language=self.entry.language,
+            obfuscated=self.obfuscated,
+        )
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that finds hits in a normalised field."""
+
+    def detect(self, field: str, view: NormalizedText) -> list[Hit]:
+        """Return the hits in ``view`` (spans into ``view.original``)."""
+        ...
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum()
+
+
+def _spaced(char: str) -> bool:
+    """True for scripts that separate words with spaces (boundaries apply)."""
+    code = ord(char)
+    return not (
+        0x0E00 <= code <= 0x0E7F
+        or 0x3040 <= code <= 0x30FF
+        or 0x3400 <= code <= 0x9FFF
+        or 0xAC00 <= code <= 0xD7AF
+        or 0xF900 <= code <= 0xFAFF
+        or code >= 0x20000
+    )
+
+
+class TermDetector:
+    """Finds fixed terms in any language, one pass per field whatever the number of terms.
+
+    A term in a spaced script must start at a word boundary and end at one, or be followed
+    by at most three letters (``tusks``, ``Elfenbeins``); terms in CJK or Thai match
+    anywhere, as those scripts do not mark words.
+
+    Example:
+        >>> detector = TermDetector([TermEntry("rhino horn", "product", "en", "Rhinocerotidae")])
+        >>> [h.text for h in detector.detect("title", normalize("R.H.I.N.O horn cup"))]
+        ['R.H.I.N.O horn']
+    """
+
+    def __init__(self, entries: Iterable[TermEntry]) -> None:
+        """Index the entries by their normalised form."""
+        by_form: dict[str, list[TermEntry]] = {}
+        for entry in entries:
+            form = normalize_term(entry.term)
+            if form:
+                by_form.setdefault(form, []).append(entry)
+        self._forms: list[str] = list(by_form)
+        self._entries: list[tuple[TermEntry, ...]] = [tuple(by_form[f]) for f in self._forms]
+        self._automaton = Automaton(self._forms)
+
+    def __len__(self) -> int:
+        """Number of distinct normalised terms."""
+        return len(self._forms)
+
+    def detect(self, field: str, view: NormalizedText) -> list[Hit]:
+        """Return every bounded occurrence of a term in ``view``."""
+        text = view.text
+        hits: list[Hit] = []
+        for start, end, pattern_id in self._automaton.find(text):
+            form = self._forms[pattern_id]
+            if _spaced(form[0]) and start > 0 and _is_word_char(text[start - 1]):
+                continue
+            stop = end
+            if _spaced(form[-1]) and end < len(text) and _is_word_char(text[end]):
+                if len(form) < _MIN_SUFFIXED:
+                    continue
+                while stop < len(text) and _is_word_char(text[stop]) and stop - end <= _MAX_SUFFIX:
+                    stop += 1
+                if stop - end > _MAX_SUFFIX or not text[end:stop].isalpha():
+                    continue
+            original_start, original_end = view.source_span(start, end)
+            obfuscated = view.was_obfuscated(start, end)
+            snippet = view.original[original_start:original_end]
+            hits.extend(
+                Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)
+                for entry in self._entries[pattern_id]
+            )
+        return hits
+
+
+def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
+    """Every term of a taxonomy as detector entries: names, products, code words, cues."""
+    entries: list[TermEntry] = []
+    for taxon in taxonomy.taxa:
+        ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
+        tables: tuple[tuple[EvidenceKind, dict[str, list[str]]], ...] = (
+            ("species", taxon.names),
+            ("product", taxon.products),
+            ("code_word", taxon.code_words),
+        )
+        for kind, table in tables:
+            for lang, terms in table.items():
+                entries.extend(
+                    TermEntry(term, kind, lang, taxon.name, term.casefold() in ambiguous)
+                    for term in terms
+                )
+        for name in (taxon.name, *taxon.synonyms):
+            entries.append(TermEntry(name, "species", None, taxon.name))
+    for lookalike in taxonomy.lookalikes:
+        for lang, terms in lookalike.terms.items():
+            entries.extend(TermEntry(t, "lookalike", lang, lookalike.name) for t in terms)
+    for cue in taxonomy.cues:
+        entries.extend(TermEntry(t, "negation", cue.lang, cue.kind) for t in cue.terms)
+    return entries
+
+
+class DetectorRegistry:
+    """The detectors a guard runs, in order; normalises each field once for all of them."""
+
+    def __init__(self, detectors: Sequence[Detector] = ()) -> None:
+        """Start with the given detectors."""
+        self._detectors: list[Detector] = list(detectors)
+
+    @classmethod
+    def from_taxonomy(
+        cls, taxonomy: Taxonomy, extra_terms: Iterable[TermEntry] = ()
+    ) -> DetectorRegistry:
+        """The standard registry: one term detector over the taxonomy and extra terms."""
+        return cls([TermDetector([*terms_of(taxonomy), *extra_terms])])
+
+    def add(self, detector: Detector) -> None:
+        """Run ``detector`` too, after the ones already registered."""
+        if not isinstance(detector, Detector):
+            raise TypeError(f"{detector!r} has no detect(field, view) method")
+        self._detectors.append(detector)
+
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        """The registered detectors."""
+        return tuple(self._detectors)
+
+    def detect(self, listing: Listing) -> tuple[list[Hit], dict[str, NormalizedText]]:
+        """Run every detector on every text field of ``listing``.
+
+        Returns:
+            The hits, and the normalised view of each field (reused by the model stage).
+        """
+        hits: list[Hit] = []
+        views: dict[str, NormalizedText] = {}
+        for field, text in listing.text_fields():
+            view = normalize(text)
+            views[field] = view
+            for detector in self._detectors:
+                hits.extend(detector.detect(field, view))
+        return hits, views

@@ -1,0 +1,246 @@
+"""The Guard: one object that assesses listings end to end.
+
+Stages, each recorded in :attr:`Assessment.steps`:
+
+1. **evidence**: normalise every field and find taxonomy terms (names, products, code words,
+   look-alikes, negations); resolve them into taxon matches.
+2. **model**: the scorer (bundled ONNX model, or evidence alone) gives the risk.
+3. **fusion**: strong evidence can raise the model's risk; look-alike cues lower it.
+4. **policy**: thresholds (per appendix) turn the risk into allow / review / block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from cites_guard._batching import iter_batches
+from cites_guard._evidence import EvidenceSummary, summarize
+from cites_guard._language import detect_language
+from cites_guard.assessment import Assessment, ScoringStep
+from cites_guard.config import Settings
+from cites_guard.detectors import DetectorRegistry, TermEntry
+from cites_guard.errors import InputError, ModelError
+from cites_guard.listing import Listing
+from cites_guard.model import OnnxScorer, bundled_model_dir
+from cites_guard.policy import Policy
+from cites_guard.scoring import EvidenceScorer, Prepared, Score, Scorer
+from cites_guard.taxonomy import Taxonomy, load_taxonomy
+
+__all__ = ["Guard"]
+
+logger = logging.getLogger("cites_guard")
+
+#: How much evidence alone can raise a model's risk: 1-(1-p_model)(1-w*p_evidence).
+EVIDENCE_WEIGHT = 0.5
+#: Factor applied to the risk when look-alike or negation cues are present and no taxon
+#: match survived them.
+LOOKALIKE_FACTOR = 0.6
+_SURVIVING_MATCH = 0.5
+
+
+class Guard:
+    """Assess marketplace listings for CITES-listed wildlife.
+
+    Build one per process and share it: it is thread-safe and loading the model and the
+    taxonomy is the expensive part.
+
+    Example:
+        >>> guard = Guard.default()
+        >>> result = guard.assess({"id": "42", "title": "Carved 1v0ry bangle, pre-ban"})
+        >>> result.decision in ("review", "block"), result.matches[0].taxon
+        (True, 'Elephantidae')
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        taxonomy: Taxonomy | None = None,
+        scorer: Scorer | None = None,
+        detectors: DetectorRegistry | None = None,
+    ) -> None:
+        """Assemble a guard from its parts; anything left out gets the default.
+
+        Args:
+            settings: Thresholds, policy, extra terms; ``Settings()`` when omitted.
+            taxonomy: The taxonomy; the bundled one plus ``settings.taxonomy.extra_files``.
+            scorer: The scoring stage; :class:`EvidenceScorer` when omitted (use
+                :meth:`default` for the bundled model).
+            detectors: The detector registry; built from the taxonomy and extra terms.
+        """
+        self.settings = settings or Settings()
+        self.taxonomy = taxonomy or load_taxonomy(self.settings.taxonomy.extra_files)
+        extra = [
+            TermEntry(t.term, t.kind, t.language, t.target)
+            for t in self.settings.taxonomy.extra_terms
+        ]
+        self.detectors = detectors or DetectorRegistry.from_taxonomy(self.taxonomy, extra)
+        self.scorer: Scorer = scorer or EvidenceScorer()
+        self.policy = Policy(self.settings.policy)
+
+    @classmethod
+    def default(cls, settings: Settings | None = None) -> Guard:
+        """A guard with the bundled model (or the model directory the settings name).
+
+        With ``settings.model.enabled`` false, it scores from evidence alone.
+
+        Raises:
+            ModelError: The model is missing or invalid.
+            ModelIntegrityError: A model file was altered.
+        """
+        settings = settings or Settings()
+        scorer: Scorer = EvidenceScorer()
+        if settings.model.enabled:
+            directory = settings.model.path or bundled_model_dir()
+            if settings.model.path is None and not (directory / "manifest.json").exists():
+                raise ModelError(
+                    f"no bundled model at {directory}; reinstall cites-guard, or set "
+                    "model.enabled = false to score from evidence alone"
+                )
+            scorer = OnnxScorer(directory, intra_op_threads=settings.model.intra_op_threads)
+        return cls(settings=settings, scorer=scorer)
+
+    @property
+    def model_version(self) -> str:
+        """Version of the scoring stage (model version, or ``evidence-1``)."""
+        return self.scorer.version
+
+    def assess(self, listing: Listing | Mapping[str, Any]) -> Assessment:
+        """Assess one listing.
+
+        Raises:
+            InputError: ``listing`` is a mapping that is not a valid listing.
+        """
+        return self._assess_batch([_as_listing(listing, None)])[0]
+
+    def assess_many(
+        self,
+        listings: Iterable[Listing | Mapping[str, Any]],
+        *,
+        batch_size: int | None = None,
+        errors: list[InputError] | None = None,
+    ) -> Iterator[Assessment]:
+        """Assess listings in batches, yielding assessments in input order.
+
+        Streams: memory stays bounded by ``batch_size`` however long the input is.
+
+        Args:
+            listings: Listings or mappings (validated on the way).
+            batch_size: Listings per model call (default ``settings.model.batch_size``).
+            errors: When given, invalid records are appended here (with their 1-based
+                position) and skipped; when ``None``, the first invalid record raises.
+
+        Yields:
+            One assessment per valid listing, in order.
+        """
+        size = batch_size or self.settings.model.batch_size
+        valid = _valid_listings(listings, errors)
+        for batch in iter_batches(valid, size):
+            yield from self._assess_batch(batch)
+
+    def prepare(self, listing: Listing) -> Prepared:
+        """Run the evidence stage on one listing."""
+        hits, views = self.detectors.detect(listing)
+        return Prepared(listing, views, summarize(hits, self.taxonomy, views.values()))
+
+    def _assess_batch(self, batch: Sequence[Listing]) -> list[Assessment]:
+        prepared = [self.prepare(listing) for listing in batch]
+        scores = self.scorer.score(prepared)
+        if len(scores) != len(prepared):
+            raise ModelError(
+                f"scorer {self.scorer.name} returned {len(scores)} scores for {len(prepared)}"
+            )
+        return [self._finish(item, score) for item, score in zip(prepared, scores, strict=True)]
+
+    def _finish(self, item: Prepared, score: Score) -> Assessment:
+        evidence = item.evidence
+        listing = item.listing
+        empty = not any(v.text.strip() for v in item.views.values())
+        steps = [
+            ScoringStep(
+                stage="evidence",
+                risk_before=0.0,
+                risk_after=round(evidence.risk, 4),
+                detail=_evidence_detail(evidence),
+            )
+        ]
+        risk = evidence.risk
+        if not isinstance(self.scorer, EvidenceScorer):
+            steps.append(ScoringStep(stage=self.scorer.name, risk_before=round(risk, 4),
+                                     risk_after=round(score.risk, 4), detail=score.detail))
+            risk = score.risk
+            fused = 1.0 - (1.0 - risk) * (1.0 - EVIDENCE_WEIGHT * evidence.risk)
+            if fused > risk + 1e-6:
+                steps.append(ScoringStep(stage="fusion", risk_before=round(risk, 4),
+                                         risk_after=round(fused, 4),
+                                         detail="taxonomy evidence raises the model risk"))
+                risk = fused
+        surviving = any(m.confidence >= _SURVIVING_MATCH for m in evidence.matches)
+        if evidence.lookalikes and not surviving:
+            lowered = risk * LOOKALIKE_FACTOR
+            cues = ", ".join(sorted({e.text for e in evidence.lookalikes}))[:200]
+            steps.append(ScoringStep(stage="lookalike", risk_before=round(risk, 4),
+                                     risk_after=round(lowered, 4),
+                                     detail=f"look-alike or negation cues: {cues}"))
+            risk = lowered
+        risk = min(1.0, max(0.0, risk))
+        decision, rule = self.policy.decide(risk, evidence.matches, empty=empty)
+        steps.append(ScoringStep(stage="policy", risk_before=round(risk, 4),
+                                 risk_after=round(risk, 4), detail=f"{decision}: {rule}"))
+        language = listing.language
+        detected = False
+        if language is None:
+            language = detect_language(" ".join(t for _, t in listing.text_fields()))
+            detected = language is not None
+        return Assessment(
+            listing_id=listing.id,
+            risk=round(risk, 4),
+            decision=decision,
+            rule=rule,
+            matches=evidence.matches,
+            lookalikes=evidence.lookalikes,
+            group_scores={k: round(v, 4) for k, v in score.group_scores.items()},
+            steps=tuple(steps),
+            model_version=self.scorer.version,
+            taxonomy_version=self.taxonomy.version,
+            language=language,
+            language_detected=detected,
+            truncated=listing.truncated_fields,
+            empty=empty,
+        )
+
+
+def _evidence_detail(evidence: EvidenceSummary) -> str:
+    if not evidence.matches:
+        return "no taxon named" + (f"; {evidence.notes[0]}" if evidence.notes else "")
+    top = evidence.matches[0]
+    words = ", ".join(sorted({e.text for e in top.evidence}))[:200]
+    return f"{top.taxon} (Appendix {top.appendix}) from {words}"
+
+
+def _as_listing(value: Listing | Mapping[str, Any], position: int | None) -> Listing:
+    if isinstance(value, Listing):
+        return value
+    try:
+        return Listing.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise InputError(first["msg"], record=position, field=field) from exc
+
+
+def _valid_listings(
+    listings: Iterable[Listing | Mapping[str, Any]], errors: list[InputError] | None
+) -> Iterator[Listing]:
+    for position, value in enumerate(listings, start=1):
+        try:
+            yield _as_listing(value, position)
+        except InputError as exc:
+            if errors is None:
+                raise
+            logger.warning("skipping invalid listing: %s", exc)
+            errors.append(exc)

@@ -1,0 +1,296 @@
+"""The bundled text model: its manifest, integrity check, ONNX session and scorer.
+
+A model directory holds ``model.onnx``, ``tokenizer.json`` and ``manifest.json`` (version,
+label set, opset, SHA-256 of each file, calibration, training seed and metrics). Loading
+checks every checksum first and refuses a file that differs: a tampered model could wave
+trafficked wildlife through.
+
+The model reads the *normalised* text of a listing (see :func:`model_text`), so the
+obfuscations the normaliser undoes never reach it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cites_guard.errors import ModelError, ModelIntegrityError
+from cites_guard.normalize import NormalizedText
+from cites_guard.scoring import Prepared, Score
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+__all__ = [
+    "FIELD_SEPARATOR",
+    "ModelManifest",
+    "OnnxScorer",
+    "bundled_model_dir",
+    "load_manifest",
+    "model_text",
+    "verify_model_dir",
+]
+
+#: Joins the normalised fields of a listing into the model's input text.
+FIELD_SEPARATOR = " | "
+MODEL_FILES = ("model.onnx", "tokenizer.json")
+
+
+class Calibration(BaseModel):
+    """Temperature scaling fitted on held-out data: ``p = sigmoid(logit / T + b)``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float = Field(gt=0.0)
+    bias: float = 0.0
+
+
+class ModelManifest(BaseModel):
+    """What a model directory contains and how it was made."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    name: str
+    version: str
+    created: str
+    opset: int
+    files: dict[str, str] = Field(description="File name -> SHA-256 (hex).")
+    groups: tuple[str, ...] = Field(description="Labels of the group head, in output order.")
+    inputs: tuple[str, ...] = ("input_ids",)
+    outputs: tuple[str, ...] = ("logit", "group_logits")
+    calibration: Calibration
+    threshold: float = Field(ge=0.0, le=1.0, description="Suggested review threshold.")
+    licence: str = "Apache-2.0"
+    training: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def bundled_model_dir() -> Path:
+    """The directory of the model shipped with the package.
+
+    Installed wheels carry it as ``cites_guard/_bundled_model``; a source checkout uses the
+    repository's ``models/`` folder.
+    """
+    packaged = Path(str(resources.files("cites_guard"))) / "_bundled_model"
+    if (packaged / "manifest.json").exists():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def load_manifest(directory: Path) -> ModelManifest:
+    """Read and validate ``manifest.json`` of a model directory.
+
+    Raises:
+        ModelError: The manifest is missing or invalid.
+    """
+    path = directory / "manifest.json"
+    try:
+        return ModelManifest.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ModelError(
+            f"{path}: no model manifest. Reinstall cites-guard, or point model.path at a "
+            "directory written by 'cites-guard train'."
+        ) from exc
+    except ValidationError as exc:
+        raise ModelError(f"{path}: invalid model manifest: {exc}") from exc
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_model_dir(directory: Path, manifest: ModelManifest) -> None:
+    """Check every model file against the manifest's SHA-256.
+
+    Raises:
+        ModelError: A file named by the manifest is missing.
+        ModelIntegrityError: A file's checksum differs from the manifest.
+    """
+    for name in MODEL_FILES:
+        if name not in manifest.files:
+            raise ModelError(f"{directory}: manifest lists no checksum for {name}")
+    for name, expected in manifest.files.items():
+        path = directory / name
+        if not path.exists():
+            raise ModelError(f"{path}: model file missing")
+        actual = file_sha256(path)
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"{path}: SHA-256 {actual[:16]}... does not match the manifest "
+                f"({expected[:16]}...). The file was altered; reinstall or retrain."
+            )
+
+
+@contextlib.contextmanager
+def _onnxruntime_errors(what: str) -> Iterator[None]:
+    """Convert onnxruntime's exceptions into :class:`ModelError` at one point."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except Exception as exc:  # onnxruntime raises its own untyped pybind errors
+        if type(exc).__module__.startswith("onnxruntime") or isinstance(exc, RuntimeError):
+            raise ModelError(f"{what}: {exc}") from exc
+        raise
+
+
+def create_session(path: Path, *, intra_op_threads: int = 0) -> ort.InferenceSession:
+    """Build the one ONNX Runtime session cites-guard uses (the reviewed place for options).
+
+    CPU only (the product runs on marketplace CPUs; a GPU provider is never picked up by
+    accident), all graph optimisations on, sequential execution (the graph is a short chain),
+    intra-op threads as configured (0 = onnxruntime's default), no inter-op pool.
+    """
+    import onnxruntime as ort  # noqa: PLC0415 - heavy import kept off the import path
+
+    available = ort.get_available_providers()
+    if "CPUExecutionProvider" not in available:
+        raise ModelError(f"onnxruntime has no CPU provider (available: {available})")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    with _onnxruntime_errors(f"{path}: cannot load the ONNX model"):
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    """Load ``tokenizer.json`` with the truncation and padding it was saved with.
+
+    Raises:
+        ModelError: The file is not a valid tokenizer, or it lacks a truncation setting
+            (unbounded inputs would make latency unbounded).
+    """
+    from tokenizers import Tokenizer  # noqa: PLC0415
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on parse errors
+        raise ModelError(f"{path}: cannot load the tokenizer: {exc}") from exc
+    if tokenizer.truncation is None or tokenizer.padding is None:
+        raise ModelError(f"{path}: the tokenizer must be saved with truncation and padding")
+    return tokenizer
+
+
+def model_text(views: Mapping[str, NormalizedText]) -> str:
+    """The model's input: the listing's normalised fields joined in field order.
+
+    Example:
+        >>> from cites_guard.normalize import normalize
+        >>> model_text({"title": normalize("1v0ry"), "category": normalize("Antiques")})
+        'ivory | antiques'
+    """
+    return FIELD_SEPARATOR.join(v.text.strip() for v in views.values() if v.text.strip())
+
+
+def _sigmoid(value: float) -> float:
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    z = math.exp(value)
+    return z / (1.0 + z)
+
+
+class OnnxScorer:
+    """Scores listings with an ONNX model directory (the bundled one by default).
+
+    One scorer is safe to share across threads: onnxruntime sessions and ``tokenizers``
+    encoders are both re-entrant. Worker processes each build their own from the path.
+    """
+
+    name = "model"
+
+    def __init__(self, directory: Path | None = None, *, intra_op_threads: int = 0) -> None:
+        """Verify and load the model in ``directory``.
+
+        Raises:
+            ModelError: Files missing or invalid.
+            ModelIntegrityError: A checksum differs from the manifest.
+        """
+        self.directory = directory or bundled_model_dir()
+        self.manifest = load_manifest(self.directory)
+        verify_model_dir(self.directory, self.manifest)
+        self._tokenizer = load_tokenizer(self.directory / "tokenizer.json")
+        self._session = create_session(
+            self.directory / "model.onnx", intra_op_threads=intra_op_threads
+        )
+        self._input_names = [i.name for i in self._session.get_inputs()]
+        if list(self.manifest.inputs) != self._input_names:
+            raise ModelError(
+                f"{self.directory}: model inputs {self._input_names} differ from the "
+                f"manifest's {list(self.manifest.inputs)}"
+            )
+
+    @property
+    def version(self) -> str:
+        """The model's version from its manifest."""
+        return self.manifest.version
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Group labels, in the order of the group head."""
+        return self.manifest.groups
+
+    def logits(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], ...]:
+        """Raw model outputs for texts (padded to the batch's longest item)."""
+        import numpy as np  # noqa: PLC0415
+
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        with _onnxruntime_errors("model inference failed"):
+            outputs = self._session.run(list(self.manifest.outputs), {"input_ids": ids})
+        return tuple(np.asarray(o, dtype=np.float32) for o in outputs)
+
+    def probabilities(self, texts: Sequence[str]) -> list[tuple[float, dict[str, float]]]:
+        """Calibrated probability and group distribution for each text."""
+        if not texts:
+            return []
+        logit, group_logits = self.logits(texts)
+        calibration = self.manifest.calibration
+        results: list[tuple[float, dict[str, float]]] = []
+        for row, groups in zip(logit.reshape(-1), group_logits, strict=True):
+            risk = _sigmoid(float(row) / calibration.temperature + calibration.bias)
+            top = float(groups.max())
+            exps = [math.exp(float(g) - top) for g in groups]
+            total = sum(exps)
+            results.append(
+                (risk, {g: e / total for g, e in zip(self.groups, exps, strict=True)})
+            )
+        return results
+
+    def score(self, batch: Sequence[Prepared]) -> list[Score]:
+        """Score prepared listings with the model; empty listings score 0."""
+        texts = [model_text(item.views) for item in batch]
+        present = [i for i, t in enumerate(texts) if t]
+        scores = [Score(0.0, {}, "no text") for _ in batch]
+        for index, (risk, groups) in zip(
+            present, self.probabilities([texts[i] for i in present]), strict=True
+        ):
+            top = max(groups, key=groups.__getitem__)
+            scores[index] = Score(risk, groups, f"model {self.version}; top group {top}")
+        return scores
+
+
+def read_manifest_json(directory: Path) -> dict[str, Any]:
+    """The raw manifest as a dict (for tools that print or rewrite it)."""
+    data: dict[str, Any] = json.loads((directory / "manifest.json").read_text("utf-8"))
+    return data

@@ -1,0 +1,397 @@
+"""Undo the tricks sellers use to hide words, keeping a map back to the original text.
+
+Sellers write ``1v0ry``, ``i.v.o.r.y``, ``r h i n o``, ``ivooory``, mix Cyrillic letters into
+Latin words (``іvоrу``), hide zero-width spaces inside words, split CJK words with symbols
+(``象☆牙``) and let emoji stand for the animal (``🐘🦷``). :func:`normalize` turns all of that
+into one plain, case- and accent-folded view whose every character remembers which span of
+the original it came from, so evidence found in the view can quote the original exactly.
+
+The same function normalises taxonomy terms, so a term and a disguised occurrence of it meet
+in the same form.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["EMOJI_WORDS", "NormalizedText", "normalize", "normalize_term"]
+
+# Character classes of the view.
+_LATIN, _CYRILLIC, _GREEK, _OTHER, _UNSPACED, _DIGIT, _LEET, _SEP, _DROP = range(9)
+_WORDLIKE = frozenset((_LATIN, _CYRILLIC, _GREEK, _OTHER, _DIGIT, _LEET))
+_ALPHABETIC = frozenset((_LATIN, _CYRILLIC, _GREEK))
+
+#: Emoji that sellers use for an animal or a part, and the English word they stand for.
+EMOJI_WORDS: dict[str, str] = {
+    "🐘": "elephant", "🦣": "mammoth", "🦷": "tooth", "🦏": "rhino", "🐯": "tiger",
+    "🐅": "tiger", "🐆": "leopard", "🦁": "lion", "🐻": "bear", "🐼": "panda",
+    "🐒": "monkey", "🐵": "monkey", "🦍": "gorilla", "🦧": "orangutan", "🦜": "parrot",
+    "🦅": "eagle", "🦉": "owl", "🐢": "turtle", "🐊": "crocodile", "🐍": "snake",
+    "🦎": "lizard", "🐸": "frog", "🦈": "shark", "🐋": "whale", "🐳": "whale",
+    "🐬": "dolphin", "🦭": "seal", "🦦": "otter", "🦒": "giraffe", "🦛": "hippo",
+    "🐠": "fish", "🐟": "fish", "🪸": "coral", "🦂": "scorpion", "🕷": "spider",
+    "🦋": "butterfly", "🌵": "cactus", "🪵": "wood", "🐚": "shell", "🦚": "peacock",
+    "🐦": "bird", "🦢": "swan", "🦩": "flamingo", "🐙": "octopus", "🐲": "dragon",
+    "🐉": "dragon", "🦌": "deer", "🐃": "buffalo", "🐂": "ox", "🐄": "cow",
+}  # fmt: skip
+
+# Letters that look alike across scripts: Cyrillic and Greek forms of Latin letters.
+_CYRILLIC_TO_LATIN = dict(
+    zip("аеорсухкмтвнійјѕԁԛԝіїӏ", "aeopcyxkmtbhiijsdqwiil", strict=True)
+)
+_GREEK_TO_LATIN = dict(zip("αβεικνορτυχωγ", "abeiknoptuxwy", strict=True))
+_LATIN_TO_CYRILLIC = {
+    latin: cyr for cyr, latin in _CYRILLIC_TO_LATIN.items() if cyr in "аеорсухкмтвн"
+}
+_LEET_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "@": "a", "$": "s"}
+
+# Letters with no decomposition that still fold to a plain base letter.
+_FOLD = {
+    "đ": "d", "ð": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h",
+    "þ": "th", "ŀ": "l", "ſ": "s",
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ـ": "",
+}  # fmt: skip
+
+_KEEP_CONTROLS = frozenset("\n\t\r")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """A normalised view of ``original`` with, per view character, its source span.
+
+    ``starts[k]`` and ``ends[k]`` give the span of ``original`` that view character ``k``
+    came from; :meth:`source_span` maps a view span back to an original span.
+    """
+
+    original: str
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    obfuscated: tuple[bool, ...]
+
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the view span ``[start, end)`` to the smallest covering original span.
+
+        Example:
+            >>> view = normalize("i.v.o.r.y")
+            >>> view.text
+            'ivory'
+            >>> view.source_span(0, 5)
+            (0, 9)
+        """
+        if start >= end:
+            raise ValueError("empty span")
+        return self.starts[start], self.ends[end - 1]
+
+    def was_obfuscated(self, start: int, end: int) -> bool:
+        """True when any character of the view span needed de-obfuscation to appear."""
+        return any(self.obfuscated[start:end])
+
+
+def _script_class(char: str) -> int:
+    code = ord(char)
+    if char.isdigit():
+        return _DIGIT
+    if char in "@$":
+        return _LEET
+    if not (char.isalpha() or unicodedata.category(char) in ("Mn", "Mc")):
+        return _SEP
+    if code < 0x0250 or 0x1E00 <= code <= 0x1EFF:
+        return _LATIN
+    if 0x0370 <= code <= 0x03FF:
+        return _GREEK
+    if 0x0400 <= code <= 0x052F:
+        return _CYRILLIC
+    if (
+        0x0E00 <= code <= 0x0E7F  # Thai
+        or 0x3040 <= code <= 0x30FF  # kana
+        or 0x31F0 <= code <= 0x31FF
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs
+        or 0xAC00 <= code <= 0xD7AF  # Hangul syllables
+        or 0x1100 <= code <= 0x11FF
+        or 0x3130 <= code <= 0x318F
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x3FFFF
+    ):
+        return _UNSPACED
+    return _OTHER
+
+
+def _is_droppable_mark(char: str) -> bool:
+    """Combining marks that only decorate (accents, harakat, variation selectors)."""
+    code = ord(char)
+    return (
+        code < 0x0700
+        or 0x1AB0 <= code <= 0x1AFF
+        or 0x1DC0 <= code <= 0x1DFF
+        or 0x20D0 <= code <= 0x20FF
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xFE20 <= code <= 0xFE2F
+        or 0xE0100 <= code <= 0xE01EF
+    )
+
+
+@lru_cache(maxsize=65536)
+def _fold_char(char: str) -> tuple[tuple[str, int], ...]:
+    """Fold one original character to zero or more ``(view char, class)`` pairs.
+
+    NFKC, case folding and accent stripping, all per character so offsets stay exact.
+    """
+    if char in EMOJI_WORDS:
+        return ((char, _SEP),)  # emoji are expanded by the caller
+    category = unicodedata.category(char)
+    if category in ("Cf", "Cs", "Co", "Cn") or (category == "Cc" and char not in _KEEP_CONTROLS):
+        return ()
+    if category in ("Mn", "Me") and _is_droppable_mark(char):
+        return ()
+    folded = unicodedata.normalize("NFKC", char).casefold()
+    out: list[tuple[str, int]] = []
+    for part in folded:
+        # Strip accents only where they decorate (Latin, Greek, Cyrillic); NFD would split
+        # Hangul syllables into jamo and kana into base + sound mark.
+        code = ord(part)
+        accented = code < 0x0530 or 0x1E00 <= code <= 0x1FFF
+        decomposed = unicodedata.normalize("NFD", part) if accented else part
+        for piece in decomposed:
+            if unicodedata.category(piece) in ("Mn", "Me") and _is_droppable_mark(piece):
+                continue
+            piece = _FOLD.get(piece, piece)  # noqa: PLW2901 - folding in place reads best
+            for letter in piece:
+                if letter.isdigit() and not letter.isascii():
+                    letter = str(unicodedata.digit(letter, 0))  # noqa: PLW2901
+                out.append((letter, _script_class(letter)))
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class _Unit:
+    char: str
+    cls: int
+    start: int
+    end: int
+    obfuscated: bool
+
+
+def _units(text: str) -> list[_Unit]:
+    units: list[_Unit] = []
+    for index, char in enumerate(text):
+        word = EMOJI_WORDS.get(char)
+        if word is not None:
+            # An emoji becomes a spaced word; its letters all point at the emoji.
+            units.append(_Unit(" ", _SEP, index, index + 1, obfuscated=True))
+            units.extend(_Unit(letter, _LATIN, index, index + 1, True) for letter in word)
+            units.append(_Unit(" ", _SEP, index, index + 1, obfuscated=True))
+            continue
+        folded = _fold_char(char)
+        if not folded and unicodedata.category(char) == "Cf":
+            # A zero-width character inside a word is a hiding trick: flag the neighbour.
+            if units:
+                units[-1].obfuscated = True
+            continue
+        for letter, cls in folded:
+            units.append(_Unit(letter, cls, index, index + 1, obfuscated=False))
+    return units
+
+
+def _segments(units: list[_Unit]) -> list[tuple[int, list[_Unit]]]:
+    """Group units into runs: words (spaced scripts), unspaced runs (CJK, Thai), separators."""
+    segments: list[tuple[int, list[_Unit]]] = []
+    for unit in units:
+        kind = _UNSPACED if unit.cls == _UNSPACED else (_LATIN if unit.cls in _WORDLIKE else _SEP)
+        if segments and segments[-1][0] == kind and kind != _UNSPACED:
+            segments[-1][1].append(unit)
+        elif segments and kind == _UNSPACED and segments[-1][0] == _UNSPACED:
+            segments[-1][1].append(unit)
+        else:
+            segments.append((kind, [unit]))
+    return segments
+
+
+def _fix_homoglyphs(word: list[_Unit]) -> None:
+    """Map look-alike letters onto one script when a word mixes Latin, Cyrillic and Greek.
+
+    The target is the script every letter of the word can be written in (``іvоrу`` can only
+    be Latin, since ``v`` and ``r`` have no Cyrillic twin); when both can, the majority wins.
+    """
+    latin = sum(1 for u in word if u.cls == _LATIN)
+    cyrillic = sum(1 for u in word if u.cls == _CYRILLIC)
+    greek = sum(1 for u in word if u.cls == _GREEK)
+    if (latin > 0) + (cyrillic > 0) + (greek > 0) < 2:
+        return
+    latin_ok = all(
+        (u.cls != _CYRILLIC or u.char in _CYRILLIC_TO_LATIN)
+        and (u.cls != _GREEK or u.char in _GREEK_TO_LATIN)
+        for u in word
+    )
+    cyrillic_ok = greek == 0 and all(
+        u.cls != _LATIN or u.char in _LATIN_TO_CYRILLIC for u in word
+    )
+    to_cyrillic = cyrillic_ok and (not latin_ok or cyrillic > latin)
+    for unit in word:
+        if to_cyrillic and unit.cls == _LATIN and unit.char in _LATIN_TO_CYRILLIC:
+            unit.char, unit.cls, unit.obfuscated = _LATIN_TO_CYRILLIC[unit.char], _CYRILLIC, True
+        elif not to_cyrillic and unit.cls == _CYRILLIC and unit.char in _CYRILLIC_TO_LATIN:
+            unit.char, unit.cls, unit.obfuscated = _CYRILLIC_TO_LATIN[unit.char], _LATIN, True
+        elif not to_cyrillic and unit.cls == _GREEK and unit.char in _GREEK_TO_LATIN:
+            unit.char, unit.cls, unit.obfuscated = _GREEK_TO_LATIN[unit.char], _LATIN, True
+
+
+def _fix_leet(word: list[_Unit]) -> None:
+    """Read single digits and @/$ as letters inside words such as ``1v0ry`` or ``p4ngolin``.
+
+    Only lone digits between or beside letters are read, in words with two or more Latin
+    letters; a number with a unit (``19cm``, ``5kg``) stays a number.
+    """
+    if sum(1 for u in word if u.cls == _LATIN) < 2:
+        return
+    if word[0].cls == _DIGIT and all(u.cls in (_DIGIT, _LATIN) for u in word):
+        first_letter = next(i for i, u in enumerate(word) if u.cls == _LATIN)
+        if all(u.cls == _LATIN for u in word[first_letter:]) and len(word) - first_letter <= 3:
+            return
+    for i, unit in enumerate(word):
+        if unit.cls not in (_DIGIT, _LEET) or unit.char not in _LEET_LETTERS:
+            continue
+        before = word[i - 1].cls if i > 0 else None
+        after = word[i + 1].cls if i + 1 < len(word) else None
+        if before in (_DIGIT, _LEET) or after in (_DIGIT, _LEET):
+            continue
+        unit.char, unit.cls, unit.obfuscated = _LEET_LETTERS[unit.char], _LATIN, True
+
+
+def _collapse_repeats(word: list[_Unit]) -> list[_Unit]:
+    """Fold runs of one repeated letter (``ivooory``, ``parrot``) to one letter.
+
+    Terms are folded the same way, so ``parrot`` and ``parrrrot`` meet as ``parot``.
+    """
+    out: list[_Unit] = []
+    run = 1
+    for unit in word:
+        if out and unit.cls in _ALPHABETIC and out[-1].char == unit.char:
+            run += 1
+            last = out[-1]
+            last.end = unit.end
+            if run >= 3:
+                last.obfuscated = True
+            continue
+        run = 1
+        out.append(unit)
+    return out
+
+
+_MAX_SPLIT_GAP = 3  # separator characters allowed between split letters: "i . v"
+
+
+def _join_split_letters(segments: list[tuple[int, list[_Unit]]]) -> list[tuple[int, list[_Unit]]]:
+    """Join ``r h i n o`` / ``i.v.o.r.y``: three or more one-letter words with short gaps."""
+    out: list[tuple[int, list[_Unit]]] = []
+    i = 0
+    while i < len(segments):
+        kind, units = segments[i]
+        if kind == _LATIN and len(units) == 1 and units[0].cls in _ALPHABETIC:
+            j = i
+            letters = [units[0]]
+            while (
+                j + 2 < len(segments)
+                and segments[j + 1][0] == _SEP
+                and len(segments[j + 1][1]) <= _MAX_SPLIT_GAP
+                and not any(u.char in "\n\r" for u in segments[j + 1][1])
+                and segments[j + 2][0] == _LATIN
+                and len(segments[j + 2][1]) == 1
+                and segments[j + 2][1][0].cls in _ALPHABETIC
+            ):
+                letters.append(segments[j + 2][1][0])
+                j += 2
+            if len(letters) >= 3:
+                for letter in letters:
+                    letter.obfuscated = True
+                out.append((_LATIN, letters))
+                i = j + 1
+                continue
+        out.append((kind, units))
+        i += 1
+    return out
+
+
+def _join_unspaced(segments: list[tuple[int, list[_Unit]]]) -> list[tuple[int, list[_Unit]]]:
+    """Drop short separators between CJK/Thai runs (``象☆牙``, ``穿/山/甲``, ``ง า ช้ า ง``)."""
+    out: list[tuple[int, list[_Unit]]] = []
+    i = 0
+    while i < len(segments):
+        kind, units = segments[i]
+        if (
+            kind == _SEP
+            and out
+            and out[-1][0] == _UNSPACED
+            and i + 1 < len(segments)
+            and segments[i + 1][0] == _UNSPACED
+            and len(units) <= _MAX_SPLIT_GAP
+        ):
+            hidden = any(not u.char.isspace() for u in units)
+            merged = out[-1][1]
+            nxt = segments[i + 1][1]
+            if hidden:
+                merged[-1].obfuscated = True
+                nxt[0].obfuscated = True
+            merged.extend(nxt)
+            i += 2
+            continue
+        out.append((kind, units))
+        i += 1
+    return out
+
+
+def normalize(text: str) -> NormalizedText:
+    """Build the de-obfuscated, folded view of ``text`` with its offset map.
+
+    Words are separated by single spaces in the view; punctuation runs become one space.
+
+    Example:
+        >>> normalize("Genuine 1V0RY bangle!").text
+        'genuine ivory bangle '
+        >>> normalize("象☆牙 chopsticks").text
+        '象牙 chopsticks'
+        >>> normalize("🐘🦷").text.split()
+        ['elephant', 'tooth']
+    """
+    segments = _segments(_units(text))
+    for kind, units in segments:
+        if kind == _LATIN:
+            _fix_homoglyphs(units)
+            _fix_leet(units)
+    segments = _join_split_letters(segments)
+    segments = _join_unspaced(segments)
+
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    flags: list[bool] = []
+    for kind, units in segments:
+        if kind == _SEP:
+            if chars and chars[-1] == " ":
+                ends[-1] = max(ends[-1], units[-1].end)
+                continue
+            chars.append(" ")
+            starts.append(units[0].start)
+            ends.append(units[-1].end)
+            flags.append(any(u.obfuscated for u in units))
+            continue
+        kept = _collapse_repeats(units) if kind == _LATIN else units
+        for unit in kept:
+            chars.append(unit.char)
+            starts.append(unit.start)
+            ends.append(unit.end)
+            flags.append(unit.obfuscated)
+    return NormalizedText(text, "".join(chars), tuple(starts), tuple(ends), tuple(flags))
+
+
+@lru_cache(maxsize=200_000)
+def normalize_term(term: str) -> str:
+    """Normalise a taxonomy term the way listing text is normalised, trimmed.
+
+    Example:
+        >>> normalize_term("Rhino-Horn")
+        'rhino horn'
+    """
+    return normalize(term).text.strip()

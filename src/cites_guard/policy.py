@@ -1,0 +1,48 @@
+"""Turn a risk and its matches into a decision, and say which rule decided."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cites_guard.assessment import Decision, Match
+from cites_guard.config import PolicySettings
+
+__all__ = ["Policy"]
+
+
+class Policy:
+    """The decision rules of :class:`~cites_guard.config.PolicySettings`.
+
+    Example:
+        >>> Policy(PolicySettings()).decide(0.3, [])
+        ('allow', 'risk 0.30 < review threshold 0.50')
+    """
+
+    def __init__(self, settings: PolicySettings) -> None:
+        """Use ``settings`` for every decision."""
+        self.settings = settings
+
+    def decide(self, risk: float, matches: Sequence[Match], *, empty: bool = False) -> tuple[
+        Decision, str
+    ]:
+        """Return the decision for ``risk`` and the rule that produced it."""
+        s = self.settings
+        if empty:
+            return "allow", "listing has no text to assess"
+        if risk < s.review_threshold:
+            return "allow", f"risk {risk:.2f} < review threshold {s.review_threshold:.2f}"
+        top = max(matches, key=lambda m: m.confidence, default=None)
+        block_at = s.block_threshold
+        rule = f"block threshold {block_at:.2f}"
+        if top is not None and top.appendix in s.block_threshold_by_appendix:
+            block_at = min(block_at, s.block_threshold_by_appendix[top.appendix])
+            rule = f"Appendix {top.appendix} block threshold {block_at:.2f}"
+        if risk >= block_at:
+            if top is None and s.block_requires_match:
+                return "review", f"risk {risk:.2f} >= {rule} but no taxon named: review"
+            return "block", f"risk {risk:.2f} >= {rule}"
+        return "review", f"risk {risk:.2f} >= review threshold {s.review_threshold:.2f}"
+
+    def should_report(self, decision: Decision) -> bool:
+        """Whether a listing with this decision is sent to the enforcement endpoint."""
+        return decision in self.settings.report_decisions

@@ -1,0 +1,25 @@
+"""Shared fixtures: guards are expensive to build, so tests share one per kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cites_guard import Guard, Settings
+from cites_guard.config import ModelSettings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def evidence_guard() -> Guard:
+    """A guard that scores from taxonomy evidence alone (no model)."""
+    return Guard(settings=Settings(model=ModelSettings(enabled=False)))
+
+
+@pytest.fixture(scope="session")
+def guard() -> Guard:
+    """The guard a marketplace gets from Guard.default(): bundled model and taxonomy."""
+    return Guard.default()

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cites_guard.normalize import normalize, normalize_term
+
+# (trick, script/language, disguised text, expected normalised form)
+TRICKS = [
+    ("leetspeak", "en", "1v0ry", "ivory"),
+    ("leetspeak", "en", "p4ngolin sc4les", "pangolin scales"),
+    ("leetspeak", "es", "m4rf1l", "marfil"),
+    ("leetspeak", "fr", "iv0ire", "ivoire"),
+    ("leetspeak", "de", "3lf3nb3in", "elfenbein"),
+    ("leetspeak", "it", "av0r1o", "avorio"),
+    ("split letters", "en", "i.v.o.r.y", "ivory"),
+    ("split letters", "en", "r h i n o", "rhino"),
+    ("split letters", "es", "M-A-R-F-I-L", "marfil"),
+    ("split letters", "ru", "к о с т ь", "кость"),
+    ("split letters", "de", "E_L_F_E_N_B_E_I_N", "elfenbein"),
+    ("split letters", "pt", "m a r f i m", "marfim"),
+    ("homoglyphs", "en", "іvоrу", "ivory"),  # Cyrillic і, о, у
+    ("homoglyphs", "ru", "слоновая кocть", "слоновая кость"),  # Latin o, c in Russian
+    ("homoglyphs", "en", "rhinο", "rhino"),  # Greek omicron
+    ("homoglyphs", "fr", "іvoire", "ivoire"),
+    ("homoglyphs", "de", "Еlfеnbеin", "elfenbein"),
+    ("zero-width", "en", "iv\u200bory", "ivory"),
+    ("zero-width", "zh", "象\u200d牙", "象牙"),
+    ("zero-width", "ja", "象\ufeff牙", "象牙"),
+    ("zero-width", "ru", "кос\u200cть", "кость"),
+    ("zero-width", "es", "mar\u00adfil", "marfil"),
+    ("CJK split", "zh", "象☆牙", "象牙"),
+    ("CJK split", "zh", "穿/山/甲片", "穿山甲片"),
+    ("CJK split", "ja", "象 . 牙", "象牙"),
+    ("CJK split", "ko", "상*아", "상아"),
+    ("CJK split", "th", "ง า ช้ า ง", "งาช้าง"),
+    ("emoji", "en", "🐘🦷", "elephant toth"),
+    ("emoji", "zh", "🦏角", "rhino 角"),
+    ("emoji", "es", "🐯 hueso", "tiger hueso"),
+    ("emoji", "fr", "🦜 à vendre", "parot a vendre"),
+    ("emoji", "en", "🐢 shell", "turtle shel"),
+    ("emoji", "ru", "🐘 бивень", "elephant бивень"),
+    ("stretched", "en", "ivoooory", "ivory"),
+    ("stretched", "es", "marfiiiil", "marfil"),
+    ("stretched", "ru", "кооость", "кость"),
+    ("stretched", "fr", "ivoiiiire", "ivoire"),
+    ("stretched", "de", "Elfenbeeeein", "elfenbein"),
+    ("fullwidth", "en", "ＩＶＯＲＹ", "ivory"),
+    ("accents", "vi", "ngà voi", "nga voi"),
+    ("accents", "fr", "ÉLÉPHANT", "elephant"),
+    ("arabic forms", "ar", "ﺍﻟﻌﺎﺝ", "العاج"),
+    ("combining marks", "en", "i\u0301v\u0308ory", "ivory"),
+]
+
+
+@pytest.mark.parametrize(("trick", "language", "text", "expected"), TRICKS)
+def test_tricks_are_undone(trick: str, language: str, text: str, expected: str) -> None:
+    """Every obfuscation trick sellers use normalises to the plain word."""
+    assert normalize(text).text.strip() == expected, (trick, language)
+
+
+def test_every_trick_is_covered_in_five_languages() -> None:
+    """The trick table covers each trick in at least five scripts or languages."""
+    by_trick: dict[str, set[str]] = {}
+    for trick, language, _, _ in TRICKS:
+        by_trick.setdefault(trick, set()).add(language)
+    for trick in ("leetspeak", "split letters", "homoglyphs", "zero-width", "CJK split",
+                  "emoji", "stretched"):
+        assert len(by_trick[trick]) >= 5, trick
+
+
+def test_span_maps_back_to_the_disguised_original() -> None:
+    """A span of the view maps to the exact original slice, separators included."""
+    view = normalize("Genuine i.v.o.r.y bangle")
+    start = view.text.index("ivory")
+    a, b = view.source_span(start, start + 5)
+    assert view.original[a:b] == "i.v.o.r.y"
+    assert view.was_obfuscated(start, start + 5)
+
+
+def test_measurements_stay_numbers() -> None:
+    """Numbers with units are not read as leetspeak."""
+    assert normalize("19cm x 5kg").text == "19cm x 5kg"
+
+
+def test_plain_words_are_not_flagged_obfuscated() -> None:
+    """Ordinary text is not flagged as disguised."""
+    view = normalize("Carved bangle, good condition")
+    assert not any(view.obfuscated)
+
+
+def test_terms_normalise_like_text() -> None:
+    """A term and a disguised occurrence of it meet in the same form."""
+    assert normalize_term("Rhino-Horn") == normalize("R.H.I.N.O horn").text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=80))
+def test_spans_always_slice_the_original(text: str) -> None:
+    """On any Unicode text, including surrogates, combining marks and RTL, offsets stay valid."""
+    view = normalize(text)
+    assert len(view.starts) == len(view.ends) == len(view.text) == len(view.obfuscated)
+    for k in range(len(view.text)):
+        start, end = view.source_span(k, k + 1)
+        assert 0 <= start < end <= len(text)
+    for k in range(1, len(view.text)):
+        assert view.starts[k] >= view.starts[k - 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["ivory", "象牙", "слоновая", "عاج", "\u200b", "\u202e", "e\u0301",
+                         " ", ".", "1", "🐘", "\ud800", "ﷺ", "ｱ", "\u0e49"]),
+        max_size=30,
+    ).map("".join)
+)
+def test_hostile_mixtures_never_raise(text: str) -> None:
+    """Mixtures of scripts, bidi controls, lone surrogates and emoji never raise."""
+    view = normalize(text)
+    if view.text:
+        a, b = view.source_span(0, len(view.text))
+        assert text[a:b]
