@@ -25,6 +25,7 @@ TRICKS = [
     ("homoglyphs", "en", "rhinο", "rhino"),  # Greek omicron
     ("homoglyphs", "fr", "іvoire", "ivoire"),
     ("homoglyphs", "de", "Еlfеnbеin", "elfenbein"),
+    ("homoglyphs", "es", "mаrfіl", "marfil"),  # Cyrillic а, і
     ("zero-width", "en", "iv\u200bory", "ivory"),
     ("zero-width", "zh", "象\u200d牙", "象牙"),
     ("zero-width", "ja", "象\ufeff牙", "象牙"),
