@@ -36,6 +36,8 @@ TRICKS = [
     ("CJK split", "ja", "象 . 牙", "象牙"),
     ("CJK split", "ko", "상*아", "상아"),
     ("CJK split", "th", "ง า ช้ า ง", "งาช้าง"),
+    ("CJK split", "zh-Hant", "犀～牛～角", "犀牛角"),
+    ("CJK split", "ja-Kana", "ゾ・ウ・ゲ", "ゾウゲ"),
     ("emoji", "en", "🐘🦷", "elephant toth"),
     ("emoji", "zh", "🦏角", "rhino 角"),
     ("emoji", "es", "🐯 hueso", "tiger hueso"),
