@@ -226,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Sub-commands that live beside the modules they drive."""
-    return []
+    from cites_guard import _cli_model  # noqa: PLC0415 - keeps `score` start-up lean
+
+    return [_cli_model.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

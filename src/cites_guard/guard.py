@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from cites_guard._batching import iter_batches
 from cites_guard._evidence import EvidenceSummary, summarize
 from cites_guard._language import detect_language
-from cites_guard.assessment import Assessment, ScoringStep
+from cites_guard.assessment import Assessment, Match, ScoringStep
 from cites_guard.config import Settings
 from cites_guard.detectors import DetectorRegistry, TermEntry
 from cites_guard.errors import InputError, ModelError
@@ -188,7 +188,11 @@ class Guard:
                                      detail=f"look-alike or negation cues: {cues}"))
             risk = lowered
         risk = min(1.0, max(0.0, risk))
-        decision, rule = self.policy.decide(risk, evidence.matches, empty=empty)
+        matches = evidence.matches
+        if not matches and risk >= self.settings.policy.review_threshold:
+            inferred = self._model_match(score, risk)
+            matches = (inferred,) if inferred is not None else ()
+        decision, rule = self.policy.decide(risk, matches, empty=empty)
         steps.append(ScoringStep(stage="policy", risk_before=round(risk, 4),
                                  risk_after=round(risk, 4), detail=f"{decision}: {rule}"))
         language = listing.language
@@ -201,7 +205,7 @@ class Guard:
             risk=round(risk, 4),
             decision=decision,
             rule=rule,
-            matches=evidence.matches,
+            matches=matches,
             lookalikes=evidence.lookalikes,
             group_scores={k: round(v, 4) for k, v in score.group_scores.items()},
             steps=tuple(steps),
@@ -211,6 +215,27 @@ class Guard:
             language_detected=detected,
             truncated=listing.truncated_fields,
             empty=empty,
+        )
+
+
+    def _model_match(self, score: Score, risk: float) -> Match | None:
+        """Name the group the model saw when no term did: its broadest taxon, no spans."""
+        if not score.group_scores:
+            return None
+        group = max(score.group_scores, key=score.group_scores.__getitem__)
+        taxon = self.taxonomy.representative(group)
+        if taxon is None:
+            return None
+        return Match(
+            taxon=taxon.name,
+            rank=taxon.rank,
+            common_name=taxon.common_name,
+            group=taxon.group,
+            appendix=taxon.appendix,
+            appendix_note="inferred by the model from the whole ad; no term named the taxon",
+            specimen=None,
+            confidence=round(risk * score.group_scores[group], 4),
+            evidence=(),
         )
 
 

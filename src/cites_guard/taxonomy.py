@@ -269,6 +269,15 @@ class Taxonomy:
         taxon = self.get(name)
         return taxon.group if taxon else None
 
+    def representative(self, group: str) -> Taxon | None:
+        """The broadest taxon of a group (an order or family before a species).
+
+        Used to name what the model saw when no term in the ad names a taxon.
+        """
+        order = ("class", "order", "family", "subfamily", "genus", "species", "subspecies")
+        members = [t for t in self.taxa if t.group == group]
+        return min(members, key=lambda t: order.index(t.rank), default=None)
+
     def search(self, query: str) -> list[Taxon]:
         """Taxa whose scientific name, synonym or any term contains ``query`` (case-folded)."""
         needle = query.casefold().strip()

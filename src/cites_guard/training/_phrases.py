@@ -1,0 +1,146 @@
+"""Small multilingual phrase tables the generator builds listings from.
+
+Only the glue of an ad (sell / wanted words, condition and delivery phrases, categories)
+lives here; every wildlife word comes from the taxonomy, so new taxa and terms reach the
+training data without touching this file.
+"""
+
+from __future__ import annotations
+
+SELL: dict[str, tuple[str, ...]] = {
+    "en": ("for sale", "selling", "FS", "sale", "available now"),
+    "fr": ("à vendre", "vends", "vente", "dispo"),
+    "de": ("zu verkaufen", "verkaufe", "VB", "abzugeben"),
+    "es": ("se vende", "vendo", "en venta", "disponible"),
+    "pt": ("vendo", "à venda", "vende-se", "disponível"),
+    "it": ("vendo", "in vendita", "vendesi", "disponibile"),
+    "nl": ("te koop", "verkoop", "aangeboden", "beschikbaar"),
+    "pl": ("sprzedam", "na sprzedaż", "okazja", "dostępne"),
+    "ru": ("продам", "продаю", "в наличии", "продажа"),
+    "ar": ("للبيع", "أبيع", "متوفر", "عرض خاص"),
+    "zh": ("出售", "转让", "出", "现货", "低价出"),
+    "ja": ("売ります", "販売", "出品", "譲ります"),
+    "ko": ("팝니다", "판매", "급처", "판매합니다"),
+    "vi": ("bán", "cần bán", "thanh lý", "có sẵn"),
+    "th": ("ขาย", "ขายด่วน", "พร้อมส่ง", "ปล่อย"),
+    "id": ("dijual", "jual", "ready", "obral"),
+    "ms": ("dijual", "jual", "untuk dijual", "ready stock"),
+    "sw": ("inauzwa", "nauza", "bei nafuu", "zinapatikana"),
+    "tr": ("satılık", "satıyorum", "uygun fiyata", "acil satılık"),
+}
+
+WANTED: dict[str, tuple[str, ...]] = {
+    "en": ("wanted", "buying", "WTB", "looking for"),
+    "fr": ("recherche", "achète", "cherche"),
+    "de": ("suche", "kaufe", "gesucht"),
+    "es": ("busco", "compro", "se busca"),
+    "pt": ("procuro", "compro", "procura-se"),
+    "it": ("cerco", "compro", "cercasi"),
+    "nl": ("gezocht", "zoek", "koop"),
+    "pl": ("kupię", "szukam", "poszukuję"),
+    "ru": ("куплю", "ищу", "приму"),
+    "ar": ("مطلوب", "أشتري", "أبحث عن"),
+    "zh": ("求购", "收", "高价收"),
+    "ja": ("買います", "求む", "探しています"),
+    "ko": ("삽니다", "구합니다", "매입"),
+    "vi": ("cần mua", "mua", "thu mua"),
+    "th": ("รับซื้อ", "ต้องการซื้อ", "หา"),
+    "id": ("dicari", "beli", "cari"),
+    "ms": ("dicari", "beli", "nak cari"),
+    "sw": ("natafuta", "nanunua", "ninahitaji"),
+    "tr": ("alınır", "arıyorum", "alıcıyım"),
+}
+
+FILLER: dict[str, tuple[str, ...]] = {
+    "en": ("Good condition.", "Ships worldwide.", "Serious buyers only.", "Pickup only.",
+           "DM for price.", "Message me for more photos.", "Cash or PayPal."),
+    "fr": ("Très bon état.", "Envoi possible.", "Remise en main propre.", "Prix à débattre.",
+           "Contact par MP.", "Plus de photos sur demande."),
+    "de": ("Guter Zustand.", "Versand möglich.", "Nur Abholung.", "Preis VB.",
+           "Bei Fragen einfach melden.", "Privatverkauf, keine Garantie."),
+    "es": ("Buen estado.", "Envío a toda España.", "Solo recogida en mano.",
+           "Precio negociable.", "Escríbeme por privado.", "Más fotos por WhatsApp."),
+    "pt": ("Bom estado.", "Envio para todo o país.", "Entrega em mão.", "Preço negociável.",
+           "Chama no WhatsApp.", "Mais fotos no privado."),
+    "it": ("Ottime condizioni.", "Spedizione possibile.", "Solo ritiro a mano.",
+           "Prezzo trattabile.", "Scrivetemi in privato.", "Altre foto su richiesta."),
+    "nl": ("Goede staat.", "Verzenden kan.", "Alleen ophalen.", "Bieden vanaf.",
+           "Stuur een bericht.", "Meer foto's op aanvraag."),
+    "pl": ("Stan bardzo dobry.", "Wysyłka możliwa.", "Odbiór osobisty.", "Cena do negocjacji.",
+           "Pisz na priv.", "Więcej zdjęć na życzenie."),
+    "ru": ("Состояние отличное.", "Отправлю почтой.", "Самовывоз.", "Торг уместен.",
+           "Пишите в личку.", "Больше фото по запросу."),
+    "ar": ("بحالة ممتازة.", "التوصيل متاح.", "الاستلام باليد.", "السعر قابل للتفاوض.",
+           "تواصل واتساب.", "صور إضافية عند الطلب."),
+    "zh": ("品相完好。", "全国包邮。", "同城自提。", "价格可议。", "有意私聊。", "更多图片微信联系。"),
+    "ja": ("美品です。", "全国発送可能。", "手渡し可。", "値下げ交渉可。", "DMください。",
+           "詳細はメッセージで。"),
+    "ko": ("상태 좋습니다.", "택배 가능.", "직거래만.", "가격 네고 가능.", "쪽지 주세요.",
+           "사진 더 있어요."),
+    "vi": ("Hàng đẹp.", "Ship toàn quốc.", "Giao tận tay.", "Giá thương lượng.", "Inbox để biết giá.",
+           "Liên hệ Zalo."),
+    "th": ("สภาพดี", "ส่งทั่วประเทศ", "นัดรับได้", "ต่อรองได้", "ทักแชทได้เลย", "สนใจติดต่อไลน์"),
+    "id": ("Kondisi mulus.", "Bisa kirim ke seluruh Indonesia.", "COD bisa.", "Harga nego.",
+           "Chat WA aja.", "Foto lain via DM."),
+    "ms": ("Keadaan baik.", "Boleh pos seluruh Malaysia.", "COD boleh.", "Harga boleh runding.",
+           "PM untuk harga.", "WhatsApp untuk gambar lain."),
+    "sw": ("Hali nzuri.", "Tunatuma mikoani.", "Chukua mwenyewe.", "Bei maelewano.",
+           "Nitumie ujumbe.", "Piga simu kwa maelezo."),
+    "tr": ("Temiz durumda.", "Kargo ile gönderilir.", "Elden teslim.", "Pazarlık payı var.",
+           "Mesaj atın.", "Daha fazla fotoğraf için yazın."),
+}  # fmt: skip
+
+CURRENCY: dict[str, tuple[str, ...]] = {
+    "en": ("USD", "GBP", "AUD", "CAD"), "fr": ("EUR", "XOF", "CAD"), "de": ("EUR", "CHF"),
+    "es": ("EUR", "MXN", "ARS", "COP"), "pt": ("BRL", "EUR", "AOA"), "it": ("EUR",),
+    "nl": ("EUR",), "pl": ("PLN",), "ru": ("RUB", "KZT"), "ar": ("AED", "SAR", "EGP"),
+    "zh": ("CNY", "HKD", "TWD"), "ja": ("JPY",), "ko": ("KRW",), "vi": ("VND",), "th": ("THB",),
+    "id": ("IDR",), "ms": ("MYR",), "sw": ("KES", "TZS"), "tr": ("TRY",),
+}
+
+#: Categories a seller would pick for each group (shared by positives and look-alikes, so
+#: the category alone never gives the label away).
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "elephants": ("Antiques > Asian Antiques", "Jewellery > Bracelets", "Collectibles > Other",
+                  "Arts & Crafts > Carving Materials", "Home & Garden > Decor"),
+    "rhinoceroses": ("Health & Beauty > Traditional Medicine", "Antiques > Asian Antiques",
+                     "Collectibles > Natural History"),
+    "pangolins": ("Health & Beauty > Traditional Medicine", "Collectibles > Taxidermy"),
+    "big_cats": ("Collectibles > Taxidermy", "Health & Beauty > Traditional Medicine",
+                 "Jewellery", "Fashion > Coats", "Home & Garden > Decor"),
+    "bears": ("Health & Beauty > Traditional Medicine", "Collectibles > Taxidermy"),
+    "primates": ("Pets > Other Pets", "Pets > Small Animals"),
+    "marine_mammals": ("Collectibles > Maritime", "Antiques > Other", "Jewellery"),
+    "antelopes_deer": ("Health & Beauty > Traditional Medicine", "Fashion > Scarves",
+                       "Collectibles > Natural History"),
+    "other_mammals": ("Pets > Small Animals", "Collectibles > Taxidermy", "Fashion > Coats"),
+    "parrots": ("Pets > Birds",),
+    "raptors": ("Pets > Birds", "Collectibles > Taxidermy"),
+    "hornbills": ("Collectibles > Amulets", "Antiques > Asian Antiques", "Pets > Birds"),
+    "other_birds": ("Pets > Birds", "Collectibles > Taxidermy"),
+    "tortoises_turtles": ("Pets > Reptiles", "Fashion > Eyewear", "Fashion > Hair Accessories",
+                          "Antiques > Boxes & Cases", "Food > Seafood"),
+    "crocodilians": ("Fashion > Bags", "Fashion > Shoes", "Pets > Reptiles"),
+    "snakes": ("Pets > Reptiles", "Fashion > Bags", "Fashion > Shoes"),
+    "lizards": ("Pets > Reptiles", "Health & Beauty > Traditional Medicine"),
+    "amphibians": ("Pets > Other Pets", "Pets > Fish & Aquatics"),
+    "sharks_rays": ("Food > Seafood", "Food > Dried Goods", "Collectibles > Natural History"),
+    "fish": ("Pets > Fish & Aquatics", "Food > Seafood", "Food > Dried Goods"),
+    "corals_marine_invertebrates": ("Jewellery", "Pets > Fish & Aquatics",
+                                    "Home & Garden > Decor"),
+    "insects_arachnids": ("Pets > Other Pets", "Collectibles > Natural History"),
+    "orchids": ("Home & Garden > Plants",),
+    "cacti_succulents": ("Home & Garden > Plants",),
+    "timber": ("Home & Garden > Furniture", "Arts & Crafts > Wood", "Music > Instruments",
+               "Jewellery > Bracelets"),
+    "aromatic_medicinal_plants": ("Health & Beauty > Fragrance",
+                                  "Health & Beauty > Traditional Medicine",
+                                  "Jewellery > Bracelets"),
+    "other_plants": ("Home & Garden > Plants",),
+}  # fmt: skip
+
+EVERYDAY_CATEGORIES = (
+    "Electronics > Phones", "Vehicles > Cars", "Fashion > Clothing", "Home & Garden > Kitchen",
+    "Sports > Cycling", "Toys > Soft Toys", "Books", "Property > Rooms for Rent",
+    "Fashion > Shoes", "Home & Garden > Furniture", "Health & Beauty > Fragrance",
+)

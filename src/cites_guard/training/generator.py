@@ -1,0 +1,220 @@
+"""Generate labelled training listings from the taxonomy, in every language it covers.
+
+The generator guarantees coverage: every name, product term and code word of every taxon
+appears in positive examples, every look-alike term in negative ones, and every ambiguous
+word (``ivory`` the colour, ``jaguar`` the car) in ordinary ads. It cannot teach how real
+sellers write; the hand-written corpus (``corpus/``) does that. Together they train the model.
+
+Generated listings use the labelled-listing format (:class:`~cites_guard.dataset.LabelledListing`)
+with ``source="generated"``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+from cites_guard.dataset import LabelledListing
+from cites_guard.taxonomy import GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
+from cites_guard.training._obfuscate import obfuscate
+from cites_guard.training._phrases import (
+    CATEGORIES,
+    CURRENCY,
+    EVERYDAY_CATEGORIES,
+    FILLER,
+    SELL,
+    WANTED,
+)
+
+__all__ = ["generate"]
+
+_TERMS_PER_LANGUAGE = 3
+_OBFUSCATION_RATE = 0.25
+_WANTED_RATE = 0.15
+
+
+class _Writer:
+    """Composes ad text in one language from the phrase tables."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def title(self, lang: str, term: str, *, wanted: bool = False) -> str:
+        rng = self.rng
+        verb = rng.choice((WANTED if wanted else SELL)[lang])
+        extra = rng.choice(("", "", f"{rng.randint(2, 60)}cm", f"{rng.randint(5, 900)}g",
+                            f"x{rng.randint(2, 12)}", "!!", "🔥", "(rare)"))
+        layout = rng.randrange(4)
+        if layout == 0:
+            parts = [verb, term, extra]
+        elif layout == 1:
+            parts = [term, extra, verb]
+        elif layout == 2:
+            parts = [term.upper() if lang in ("en", "de", "fr", "es") else term, extra]
+        else:
+            parts = [term, "-", verb]
+        text = " ".join(p for p in parts if p)
+        return text if lang not in ("zh", "ja", "th") or rng.random() < 0.5 else text.replace(
+            " ", ""
+        )
+
+    def description(self, lang: str, mention: str | None) -> str:
+        rng = self.rng
+        sentences = rng.sample(FILLER[lang], k=min(len(FILLER[lang]), rng.randint(1, 3)))
+        if mention is not None:
+            sentences.insert(rng.randrange(len(sentences) + 1), mention)
+        joiner = "" if lang in ("zh", "ja") else " "
+        return joiner.join(sentences)
+
+    def price(self, lang: str) -> tuple[float | None, str | None]:
+        if self.rng.random() < 0.15:
+            return None, None
+        currency = self.rng.choice(CURRENCY[lang])
+        scale = {"JPY": 100, "KRW": 1000, "VND": 20000, "IDR": 10000, "RUB": 80, "TRY": 30,
+                 "KES": 100, "TZS": 2000, "THB": 30, "CNY": 7, "INR": 80}.get(currency, 1)
+        return float(self.rng.randint(5, 3000) * scale), currency
+
+
+def _group_of_lookalike(lookalike: Lookalike, taxonomy: Taxonomy) -> str | None:
+    for name in lookalike.resembles:
+        if name in GROUPS:
+            return name
+        found = taxonomy.get(name)
+        if found is not None:
+            return found.group
+    return None
+
+
+def _positives(taxon: Taxon, writer: _Writer, counter: Iterator[int]) -> Iterator[LabelledListing]:
+    rng = writer.rng
+    ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
+    for lang in LANGUAGES:
+        pool: list[tuple[str, str]] = []
+        for kind, table in (("plain", taxon.names), ("plain", taxon.products),
+                            ("coded", taxon.code_words)):
+            pool.extend((kind, t) for t in table.get(lang, []) if t.casefold() not in ambiguous)
+        if not pool:
+            continue
+        for difficulty, term in rng.sample(pool, k=min(_TERMS_PER_LANGUAGE, len(pool))):
+            shown = term
+            level = difficulty
+            if rng.random() < _OBFUSCATION_RATE:
+                shown = obfuscate(term, rng)
+                level = "obfuscated" if shown != term else difficulty
+            wanted = rng.random() < _WANTED_RATE
+            mention = None
+            if rng.random() < 0.3:
+                mention = rng.choice([taxon.name, *taxon.names.get(lang, [shown])])
+            price, currency = writer.price(lang)
+            if wanted:
+                price, currency = None, None
+            yield LabelledListing(
+                id=f"g-{next(counter):06d}", lang=lang,
+                title=writer.title(lang, shown, wanted=wanted),
+                description=writer.description(lang, mention),
+                price=price, currency=currency,
+                category=rng.choice(CATEGORIES[taxon.group]),
+                label=1, taxon=taxon.name, appendix=taxon.appendix,
+                specimen=taxon.traded_as[0] if taxon.traded_as else "raw part",
+                difficulty=level, rationale=f"generated: {difficulty} term {term!r}",
+                source="generated",
+            )
+
+
+def _negative(
+    writer: _Writer, counter: Iterator[int], lang: str, title: str, category: str, why: str
+) -> LabelledListing:
+    price, currency = writer.price(lang)
+    return LabelledListing(
+        id=f"g-{next(counter):06d}", lang=lang, title=title,
+        description=writer.description(lang, None), price=price, currency=currency,
+        category=category, label=0, taxon=None, appendix=None, specimen=None,
+        difficulty="hard_negative", rationale=f"generated: {why}", source="generated",
+    )
+
+
+def _lookalike_negatives(
+    taxonomy: Taxonomy, writer: _Writer, counter: Iterator[int]
+) -> Iterator[LabelledListing]:
+    rng = writer.rng
+    for lookalike in taxonomy.lookalikes:
+        group = _group_of_lookalike(lookalike, taxonomy)
+        categories = CATEGORIES.get(group, EVERYDAY_CATEGORIES) if group else EVERYDAY_CATEGORIES
+        for lang, terms in lookalike.terms.items():
+            for term in rng.sample(terms, k=min(_TERMS_PER_LANGUAGE, len(terms))):
+                yield _negative(writer, counter, lang, writer.title(lang, term),
+                                rng.choice(categories), f"look-alike {lookalike.name}")
+
+
+def _cue_negatives(
+    taxonomy: Taxonomy, writer: _Writer, counter: Iterator[int]
+) -> Iterator[LabelledListing]:
+    """'faux ivory', 'tiger print', 'plush parrot': the animal word, but not the animal."""
+    rng = writer.rng
+    cues_by_lang: dict[str, list[str]] = {}
+    for cue in taxonomy.cues:
+        if cue.kind in ("imitation", "depiction"):
+            cues_by_lang.setdefault(cue.lang, []).extend(cue.terms)
+    for taxon in taxonomy.taxa:
+        for lang, cues in cues_by_lang.items():
+            terms = [*taxon.names.get(lang, []), *taxon.products.get(lang, [])]
+            if not terms or rng.random() > 0.5:
+                continue
+            term, cue = rng.choice(terms), rng.choice(cues)
+            title = f"{cue} {term}" if rng.random() < 0.5 else f"{term} {cue}"
+            category = rng.choice((*CATEGORIES[taxon.group], *EVERYDAY_CATEGORIES))
+            yield _negative(writer, counter, lang, writer.title(lang, title), category,
+                            f"{cue!r} says it is not the real {term!r}")
+
+
+def _ambiguous_negatives(
+    taxonomy: Taxonomy, writer: _Writer, counter: Iterator[int], everyday: Sequence[LabelledListing]
+) -> Iterator[LabelledListing]:
+    """'ivory' as a colour, 'jaguar' as a car: the ambiguous word inside an ordinary ad."""
+    rng = writer.rng
+    if not everyday:
+        return
+    for taxon in taxonomy.taxa:
+        for term in taxon.ambiguous_terms:
+            for _ in range(4):
+                base = rng.choice(everyday)
+                title = f"{base.title} {term}" if rng.random() < 0.5 else f"{term} {base.title}"
+                yield LabelledListing(
+                    id=f"g-{next(counter):06d}", lang=base.lang, title=title,
+                    description=base.description, price=base.price, currency=base.currency,
+                    category=base.category, label=0, taxon=None, appendix=None, specimen=None,
+                    difficulty="hard_negative",
+                    rationale=f"generated: {term!r} in an ordinary ad", source="generated",
+                )
+
+
+def generate(
+    taxonomy: Taxonomy, *, seed: int, everyday: Sequence[LabelledListing] = ()
+) -> list[LabelledListing]:
+    """Generate the taxonomy-driven part of the training set.
+
+    Args:
+        taxonomy: Source of every wildlife term.
+        seed: Makes the output reproducible.
+        everyday: Ordinary ads (easy negatives) to place ambiguous words into.
+
+    Returns:
+        Positives for every taxon and language with terms, and hard negatives from
+        look-alikes, imitation/depiction cues and ambiguous words.
+
+    Example:
+        >>> from cites_guard.taxonomy import load_taxonomy
+        >>> rows = generate(load_taxonomy(), seed=1)
+        >>> {r.label for r in rows} == {0, 1}
+        True
+    """
+    rng = random.Random(seed)
+    writer = _Writer(rng)
+    counter = iter(range(1, 10**9))
+    rows: list[LabelledListing] = []
+    for taxon in taxonomy.taxa:
+        rows.extend(_positives(taxon, writer, counter))
+    rows.extend(_lookalike_negatives(taxonomy, writer, counter))
+    rows.extend(_cue_negatives(taxonomy, writer, counter))
+    rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
+    return rows

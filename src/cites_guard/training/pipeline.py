@@ -1,0 +1,353 @@
+"""Rebuild the shipped model from scratch: data, tokenizer, network, calibration, export.
+
+One call (``cites-guard train``) with a fixed seed gives the same model on 2 CPU cores in a
+few minutes. Data: the hand-written corpus (``corpus/*.jsonl``, split by a stable hash of
+each id into train / calibration / test), the taxonomy-driven generator, and any labelled
+files the user adds (``--data``, e.g. a marketplace's moderation history). Languages or
+taxon groups can be held out entirely to measure generalisation to what the model never saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cites_guard.dataset import LabelledListing, read_labelled
+from cites_guard.errors import InputError, TrainingError
+from cites_guard.model import file_sha256, model_text
+from cites_guard.normalize import normalize
+from cites_guard.taxonomy import GROUPS, Taxonomy, load_taxonomy
+
+__all__ = ["TrainingConfig", "TrainingResult", "split_of", "train"]
+
+logger = logging.getLogger("cites_guard.training")
+
+_SPLITS = (("train", 80), ("calibration", 10), ("test", 10))
+
+
+def split_of(record_id: str) -> str:
+    """The split a hand-written record belongs to, from a stable hash of its id.
+
+    Example:
+        >>> split_of("c-en-0001") in ("train", "calibration", "test")
+        True
+    """
+    bucket = int(hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:8], 16) % 100
+    for name, share in _SPLITS:
+        if bucket < share:
+            return name
+        bucket -= share
+    return "train"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides the model. The defaults rebuild the shipped one."""
+
+    output: Path
+    corpus: Path | None = None
+    data: tuple[Path, ...] = ()
+    seed: int = 20261128
+    epochs: int = 12
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    vocab_size: int = 16000
+    buckets: int = 65536
+    dim: int = 64
+    hidden: int = 128
+    max_tokens: int = 192
+    corpus_weight: int = 3
+    threads: int = 2
+    holdout_languages: tuple[str, ...] = ()
+    holdout_groups: tuple[str, ...] = ()
+    limit: int | None = field(default=None, metadata={"help": "cap examples (smoke tests)"})
+    version: str = "1.0.0"
+
+
+@dataclass
+class TrainingResult:
+    """What training produced and measured."""
+
+    output: Path
+    examples: dict[str, int]
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def _require_torch() -> None:
+    try:
+        import onnx  # noqa: F401, PLC0415
+        import torch  # noqa: F401, PLC0415
+    except ImportError as exc:
+        raise TrainingError(
+            "training needs the 'train' extra: pip install 'cites-guard[train]' "
+            "(torch 2.13.0 CPU and onnx)"
+        ) from exc
+
+
+def _text(record: LabelledListing) -> str:
+    listing = record.to_listing()
+    return model_text({name: normalize(text) for name, text in listing.text_fields()})
+
+
+def _read_corpus(config: TrainingConfig) -> list[LabelledListing]:
+    files: list[Path] = []
+    if config.corpus is not None:
+        if not config.corpus.is_dir():
+            raise TrainingError(f"{config.corpus}: corpus folder not found")
+        files.extend(sorted(config.corpus.glob("*.jsonl")))
+    files.extend(config.data)
+    rows: list[LabelledListing] = []
+    for path in files:
+        errors: list[InputError] = []
+        rows.extend(read_labelled(path, errors))
+        for error in errors:
+            logger.warning("%s: skipped: %s", path, error)
+    return rows
+
+
+def _held_out(record: LabelledListing, config: TrainingConfig, taxonomy: Taxonomy) -> bool:
+    if record.lang in config.holdout_languages:
+        return True
+    if record.label == 1 and record.taxon is not None and config.holdout_groups:
+        return taxonomy.group_of(record.taxon) in config.holdout_groups
+    return False
+
+
+def assemble(
+    config: TrainingConfig, taxonomy: Taxonomy
+) -> dict[str, list[LabelledListing]]:
+    """Build the train / calibration / test / holdout sets."""
+    from cites_guard.training.generator import generate  # noqa: PLC0415
+
+    corpus = _read_corpus(config)
+    sets: dict[str, list[LabelledListing]] = {
+        "train": [], "calibration": [], "test": [], "holdout": []
+    }
+    for record in corpus:
+        if _held_out(record, config, taxonomy):
+            sets["holdout"].append(record)
+        else:
+            sets[split_of(record.id)].append(record)
+    everyday = [r for r in sets["train"] if r.difficulty == "easy_negative"]
+    generated = [
+        r for r in generate(taxonomy, seed=config.seed, everyday=everyday)
+        if not _held_out(r, config, taxonomy)
+    ]
+    sets["train"] = sets["train"] * config.corpus_weight + generated
+    rng = random.Random(config.seed)
+    rng.shuffle(sets["train"])
+    if config.limit is not None:
+        sets = {k: v[: config.limit] for k, v in sets.items()}
+    return sets
+
+
+def _train_tokenizer(texts: Sequence[str], config: TrainingConfig, path: Path) -> Any:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: PLC0415
+
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=config.vocab_size,
+        special_tokens=["<pad>", "<unk>"],
+        unk_token="<unk>",
+        max_piece_length=12,
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.enable_truncation(max_length=config.max_tokens)
+    tokenizer.enable_padding(pad_id=0, pad_token="<pad>")  # to the batch's longest item
+    tokenizer.save(str(path))
+    return tokenizer
+
+
+def _group_index(record: LabelledListing, taxonomy: Taxonomy) -> int:
+    if record.label != 1 or record.taxon is None:
+        return -100
+    group = taxonomy.group_of(record.taxon)
+    return GROUPS.index(group) if group in GROUPS else -100
+
+
+def train(config: TrainingConfig) -> TrainingResult:
+    """Train, calibrate, export and describe a model in ``config.output``.
+
+    Raises:
+        TrainingError: The ``train`` extra is missing or the data is unusable.
+    """
+    _require_torch()
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    from cites_guard.training._calibrate import fit_temperature  # noqa: PLC0415
+    from cites_guard.training._export import OPSET, export  # noqa: PLC0415
+    from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
+
+    started = time.monotonic()
+    random.seed(config.seed)
+    np.random.seed(config.seed % 2**32)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(mode=True)
+
+    taxonomy = load_taxonomy()
+    sets = assemble(config, taxonomy)
+    if not sets["train"] or {r.label for r in sets["train"]} != {0, 1}:
+        raise TrainingError("the training set needs positives and negatives")
+    config.output.mkdir(parents=True, exist_ok=True)
+    texts = {name: [_text(r) for r in rows] for name, rows in sets.items()}
+    tokenizer = _train_tokenizer(texts["train"], config, config.output / "tokenizer.json")
+
+    def encode(batch_texts: Sequence[str]) -> torch.Tensor:
+        ids = [e.ids for e in tokenizer.encode_batch(list(batch_texts))]
+        return torch.tensor(ids, dtype=torch.long)
+
+    network = NgramClassifier(
+        vocab_size=tokenizer.get_vocab_size(), buckets=config.buckets, dim=config.dim,
+        hidden=config.hidden, groups=len(GROUPS), pad_id=0,
+    )
+    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate,
+                                  weight_decay=1e-4)
+    labels = torch.tensor([r.label for r in sets["train"]], dtype=torch.float32)
+    groups = torch.tensor([_group_index(r, taxonomy) for r in sets["train"]], dtype=torch.long)
+    order = list(range(len(sets["train"])))
+    steps_per_epoch = max(1, (len(order) + config.batch_size - 1) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.learning_rate, total_steps=steps_per_epoch * config.epochs
+    )
+    group_loss = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    shuffler = random.Random(config.seed)
+    for epoch in range(config.epochs):
+        network.train()
+        shuffler.shuffle(order)
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            index = order[start : start + config.batch_size]
+            ids = encode([texts["train"][i] for i in index])
+            logit, group_logits = network(ids)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, labels[index])
+            if (groups[index] >= 0).any():
+                loss = loss + 0.5 * group_loss(group_logits, groups[index])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            total += float(loss.detach()) * len(index)
+        logger.info("epoch %d/%d loss %.4f", epoch + 1, config.epochs, total / len(order))
+
+    network.eval()
+    with torch.no_grad():  # store tables at the precision the ONNX file keeps
+        network.unigram.weight.copy_(network.unigram.weight.half().float())
+        network.bigram.weight.copy_(network.bigram.weight.half().float())
+
+    def logits_of(rows: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        outs: list[np.ndarray] = []
+        group_outs: list[np.ndarray] = []
+        with torch.no_grad():
+            for start in range(0, len(rows), 256):
+                logit, group_logits = network(encode(rows[start : start + 256]))
+                outs.append(logit.numpy())
+                group_outs.append(group_logits.numpy())
+        if not outs:
+            return np.zeros(0, dtype=np.float32), np.zeros((0, len(GROUPS)), dtype=np.float32)
+        return np.concatenate(outs), np.concatenate(group_outs)
+
+    calibration_rows = sets["calibration"] or sets["train"][:500]
+    calibration_texts = [_text(r) for r in calibration_rows]
+    cal_logits, _ = logits_of(calibration_texts)
+    temperature, bias = fit_temperature(
+        cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
+    )
+    export(network, config.output / "model.onnx")
+    parity = _check_parity(config.output / "model.onnx", tokenizer, calibration_texts[:64],
+                           cal_logits[:64])
+
+    metrics: dict[str, Any] = {"onnx_parity_max_abs_diff": parity}
+    for name in ("test", "holdout"):
+        if sets[name]:
+            logits, group_logits = logits_of(texts[name])
+            metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias,
+                                     taxonomy)
+    files = {name: file_sha256(config.output / name) for name in ("model.onnx", "tokenizer.json")}
+    counts = {k: len(v) for k, v in sets.items()}
+    sources = Counter(r.source or "user" for r in sets["train"])
+    manifest = {
+        "name": "cites-guard-ngram",
+        "version": config.version,
+        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "opset": OPSET,
+        "files": files,
+        "groups": list(GROUPS),
+        "inputs": ["input_ids"],
+        "outputs": ["logit", "group_logits"],
+        "calibration": {"temperature": temperature, "bias": bias},
+        "threshold": 0.5,
+        "licence": "Apache-2.0",
+        "training": {
+            "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate, "vocab_size": tokenizer.get_vocab_size(),
+            "buckets": config.buckets, "dim": config.dim, "hidden": config.hidden,
+            "max_tokens": config.max_tokens, "examples": counts,
+            "train_sources": dict(sources), "holdout_languages": list(config.holdout_languages),
+            "holdout_groups": list(config.holdout_groups), "taxonomy": taxonomy.version,
+            "torch": torch.__version__,
+        },
+        "metrics": metrics,
+    }
+    (config.output / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return TrainingResult(config.output, counts, metrics, time.monotonic() - started)
+
+
+def _check_parity(path: Path, tokenizer: Any, texts: Sequence[str], expected: Any) -> float:
+    """Largest difference between the ONNX logits and the torch logits on ``texts``."""
+    import numpy as np  # noqa: PLC0415
+
+    from cites_guard.model import create_session  # noqa: PLC0415
+
+    if not texts:
+        return 0.0
+    session = create_session(path)
+    ids = np.array([e.ids for e in tokenizer.encode_batch(list(texts))], dtype=np.int64)
+    (logit,) = session.run(["logit"], {"input_ids": ids})
+    diff = float(np.max(np.abs(np.asarray(logit) - expected)))
+    if diff > 1e-3:
+        raise TrainingError(f"exported ONNX model disagrees with torch (max diff {diff:.5f})")
+    return diff
+
+
+def _metrics(
+    rows: Sequence[LabelledListing], logits: Any, group_logits: Any, temperature: float,
+    bias: float, taxonomy: Taxonomy,
+) -> dict[str, Any]:
+    import numpy as np  # noqa: PLC0415
+
+    probs = 1.0 / (1.0 + np.exp(-(logits / temperature + bias)))
+    labels = np.array([r.label for r in rows])
+    predicted = probs >= 0.5
+    tp = int(np.sum(predicted & (labels == 1)))
+    fp = int(np.sum(predicted & (labels == 0)))
+    fn = int(np.sum(~predicted & (labels == 1)))
+    precision = tp / max(tp + fp, 1)
+    recall = tp / max(tp + fn, 1)
+    group_hits = [
+        GROUPS[int(np.argmax(g))] == taxonomy.group_of(r.taxon or "")
+        for r, g, p in zip(rows, group_logits, predicted, strict=True)
+        if r.label == 1 and p
+    ]
+    return {
+        "n": len(rows),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4),
+        "group_accuracy": round(sum(group_hits) / max(len(group_hits), 1), 4),
+    }
