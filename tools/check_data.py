@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cites_guard.dataset import read_labelled
 from cites_guard.errors import CitesGuardError, InputError
-from cites_guard.taxonomy import LANGUAGES, _entries, _bundled_dir, Taxonomy
+from cites_guard.taxonomy import LANGUAGES, Taxonomy, _bundled_dir, _entries
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,11 +26,10 @@ def check_taxonomy() -> Taxonomy | None:
         return None
     groups = collections.Counter(t.group for t in taxonomy.taxa)
     thin = [
-        (t.name, len(t.names))
-        for t in taxonomy.taxa
-        if len(set(t.names) | set(t.products)) < 15
+        (t.name, len(t.names)) for t in taxonomy.taxa if len(set(t.names) | set(t.products)) < 15
     ]
-    print(f"taxa: {len(taxonomy.taxa)}  lookalikes: {len(taxonomy.lookalikes)}  cues: {len(taxonomy.cues)}")
+    counts = (len(taxonomy.taxa), len(taxonomy.lookalikes), len(taxonomy.cues))
+    print("taxa: {}  lookalikes: {}  cues: {}".format(*counts))
     print("per group:", dict(sorted(groups.items())))
     missing_lang = {
         lang: sum(1 for t in taxonomy.taxa if lang not in t.names) for lang in LANGUAGES

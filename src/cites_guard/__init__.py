@@ -13,7 +13,7 @@ The library logs to the ``cites_guard`` logger and never configures logging itse
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from cites_guard.assessment import Assessment, Evidence, Match, ScoringStep
 from cites_guard.config import ExtraTerm, ModelSettings, PolicySettings, Settings, TaxonomySettings
@@ -39,8 +39,8 @@ from cites_guard.scoring import EvidenceScorer, Scorer
 from cites_guard.taxonomy import Lookalike, Taxon, Taxonomy, load_taxonomy
 
 try:
-    __version__ = version("cites-guard")
-except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = _metadata.version("cites-guard")
+except _metadata.PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
 logging.getLogger("cites_guard").addHandler(logging.NullHandler())
@@ -73,10 +73,10 @@ __all__ = [
     "Scorer",
     "ScoringStep",
     "Settings",
-    "TaxonomyError",
-    "TaxonomySettings",
     "Taxon",
     "Taxonomy",
+    "TaxonomyError",
+    "TaxonomySettings",
     "TermDetector",
     "TermEntry",
     "TrainingError",

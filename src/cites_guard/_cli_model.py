@@ -66,10 +66,14 @@ def _table(reports: list[EvaluationReport]) -> str:
         ("F1", [_fmt(r.f1) for r in reports]),
         ("PR-AUC", [_fmt(r.pr_auc) for r in reports]),
     ]
-    for key in ("plain", "coded", "obfuscated"):
-        rows.append((f"recall {key}", [_fmt(r.recall_by_difficulty.get(key)) for r in reports]))
-    for key in ("hard_negative", "easy_negative"):
-        rows.append((f"FPR {key}", [_fmt(r.fpr_by_difficulty.get(key)) for r in reports]))
+    rows.extend(
+        (f"recall {key}", [_fmt(r.recall_by_difficulty.get(key)) for r in reports])
+        for key in ("plain", "coded", "obfuscated")
+    )
+    rows.extend(
+        (f"FPR {key}", [_fmt(r.fpr_by_difficulty.get(key)) for r in reports])
+        for key in ("hard_negative", "easy_negative")
+    )
     rows.append(("group accuracy (TP)", [_fmt(r.group_accuracy) for r in reports]))
     rows.append(("appendix accuracy (TP)", [_fmt(r.appendix_accuracy) for r in reports]))
     languages = sorted({lang for r in reports for lang in r.accuracy_by_language})
@@ -80,7 +84,9 @@ def _table(reports: list[EvaluationReport]) -> str:
     width = max(len(label) for label, _ in rows) + 2
     col = max(12, *(len(n) for n in names)) + 2
     lines = ["".ljust(width) + "".join(n.rjust(col) for n in names)]
-    lines.extend(label.ljust(width) + "".join(v.rjust(col) for v in values) for label, values in rows)
+    lines.extend(
+        label.ljust(width) + "".join(v.rjust(col) for v in values) for label, values in rows
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -91,8 +97,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     reports = [report]
     if args.baseline == "keywords":
         baseline = KeywordBaseline()
-        reports.append(report_from_predictions(
-            "keyword baseline", baseline.predict(records), None, guard.taxonomy))
+        reports.append(
+            report_from_predictions(
+                "keyword baseline", baseline.predict(records), None, guard.taxonomy
+            )
+        )
     if args.json:
         payload: dict[str, Any] = {"guard": report.as_dict()}
         if len(reports) > 1:
@@ -123,7 +132,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix == ".toml":
         by_appendix = ", ".join(
-            f'{k} = {v}' for k, v in policy["block_threshold_by_appendix"].items())
+            f"{k} = {v}" for k, v in policy["block_threshold_by_appendix"].items()
+        )
         text = (
             f"# written by cites-guard calibrate: precision {precision} recall {recall} "
             f"on {args.input}\n[policy]\nreview_threshold = {threshold}\n"
@@ -145,17 +155,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     corpus = Path(args.corpus) if args.corpus else None
     config = TrainingConfig(
-        output=Path(args.output), corpus=corpus, data=tuple(Path(p) for p in args.data),
-        seed=args.seed, epochs=args.epochs,
+        output=Path(args.output),
+        corpus=corpus,
+        data=tuple(Path(p) for p in args.data),
+        seed=args.seed,
+        epochs=args.epochs,
         holdout_languages=tuple(args.holdout_language),
         holdout_groups=tuple(args.holdout_group),
         limit=args.limit,
     )
     result = train(config)
-    sys.stdout.write(json.dumps({
-        "output": str(result.output), "examples": result.examples,
-        "metrics": result.metrics, "seconds": round(result.seconds, 1),
-    }, indent=2) + "\n")
+    sys.stdout.write(
+        json.dumps(
+            {
+                "output": str(result.output),
+                "examples": result.examples,
+                "metrics": result.metrics,
+                "seconds": round(result.seconds, 1),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 
@@ -186,8 +207,13 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
     tr = commands.add_parser("train", help="rebuild the model (needs the 'train' extra)")
     tr.add_argument("--output", default="models", help="model directory to write")
     tr.add_argument("--corpus", default="corpus", help="folder of hand-written JSONL")
-    tr.add_argument("--data", action="append", default=[], metavar="FILE",
-                    help="extra labelled JSONL (repeatable)")
+    tr.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra labelled JSONL (repeatable)",
+    )
     tr.add_argument("--seed", type=int, default=20261128)
     tr.add_argument("--epochs", type=int, default=12)
     tr.add_argument("--holdout-language", action="append", default=[], metavar="LANG")

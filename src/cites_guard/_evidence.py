@@ -153,16 +153,16 @@ def summarize(
                 scored_by_taxon[name].extend(scored_by_taxon.pop(ancestor))
 
     matches: list[Match] = []
-    for name, scored in scored_by_taxon.items():
+    for name, items in scored_by_taxon.items():
         taxon = taxonomy.get(name)
-        if taxon is None or not scored:
+        if taxon is None or not items:
             continue
         strongest: dict[str, float] = {}
-        for item in scored:  # a term repeated in title and description counts once
+        for item in items:  # a term repeated in title and description counts once
             form = item.hit.entry.term.casefold()
             strongest[form] = max(strongest.get(form, 0.0), item.strength)
         confidence = min(_MAX_STRENGTH, noisy_or(strongest.values()))
-        evidence = tuple(sorted(_unique_spans(s.hit for s in scored), key=_order))
+        evidence = tuple(sorted(_unique_spans(s.hit for s in items), key=_order))
         matches.append(
             Match(
                 taxon=taxon.name,
@@ -171,7 +171,7 @@ def summarize(
                 group=taxon.group,
                 appendix=taxon.appendix,
                 appendix_note=taxon.appendix_note,
-                specimen=guess_specimen([s.hit for s in scored], taxon, words),
+                specimen=guess_specimen([s.hit for s in items], taxon, words),
                 confidence=round(confidence, 4),
                 evidence=evidence,
             )
@@ -179,7 +179,9 @@ def summarize(
     matches.sort(key=lambda m: -m.confidence)
     risk = noisy_or(m.confidence for m in matches)
     lookalike_evidence = tuple(sorted(_unique_spans([*lookalikes, *cues]), key=_order))
-    return EvidenceSummary(tuple(matches), lookalike_evidence, min(risk, _MAX_STRENGTH), tuple(notes))
+    return EvidenceSummary(
+        tuple(matches), lookalike_evidence, min(risk, _MAX_STRENGTH), tuple(notes)
+    )
 
 
 def _unique_spans(hits: Iterable[Hit]) -> list[Evidence]:

@@ -69,9 +69,7 @@ def detect_language(text: str) -> str | None:
     if any(ch in text for ch in "ăơưđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"):
         return "vi"
     words = [w.strip(".,!?;:()\"'").casefold() for w in text.split()]
-    votes = Counter(
-        lang for word in words for lang, stop in _STOPWORDS.items() if word in stop
-    )
+    votes = Counter(lang for word in words for lang, stop in _STOPWORDS.items() if word in stop)
     if not votes:
         return None
     return votes.most_common(1)[0][0]

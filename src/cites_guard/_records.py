@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from pydantic import ValidationError
 
@@ -42,7 +42,7 @@ def _open_binary(path: str) -> IO[bytes]:
         return sys.stdin.buffer
     handle: IO[bytes] = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
     if path.endswith(".gz"):
-        return gzip.GzipFile(fileobj=handle, mode="rb")
+        return cast("IO[bytes]", gzip.GzipFile(fileobj=handle, mode="rb"))
     return handle
 
 

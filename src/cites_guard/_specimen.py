@@ -8,6 +8,7 @@ the words of the matched terms usually say it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from cites_guard.assessment import Specimen
 from cites_guard.detectors import Hit
@@ -55,7 +56,7 @@ def ad_words(texts: Iterable[str]) -> frozenset[str]:
     for text in texts:
         tokens = text.split()
         words.update(tokens)
-        words.update(" ".join(pair) for pair in zip(tokens, tokens[1:], strict=False))
+        words.update(" ".join(pair) for pair in pairwise(tokens))
         words.update(ch for ch in text if ord(ch) >= 0x2E80)
     return frozenset(words)
 
@@ -76,13 +77,13 @@ def guess_specimen(
         >>> guess_specimen([], grey, ad_words(["hand fed baby grey"]))
         'live'
     """
-    words = set(words)
+    found = set(words)
     for hit in hits:
         form = normalize_term(hit.entry.term)
-        words.update(form.split())
-        words.update(ch for ch in form if ord(ch) >= 0x2E80)
+        found.update(form.split())
+        found.update(ch for ch in form if ord(ch) >= 0x2E80)
     for specimen, vocabulary in _TABLES:
-        if words & vocabulary:
+        if found & vocabulary:
             return specimen
     if len(taxon.traded_as) == 1 or (taxon.traded_as and taxon.traded_as[0] == "live"):
         return taxon.traded_as[0]

@@ -9,6 +9,7 @@ command could not run at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -60,9 +61,7 @@ class _Progress:
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_file(args.config) if args.config else Settings()
     if getattr(args, "no_model", False):
-        model = ModelSettings.model_validate(
-            {**settings.model.model_dump(), "enabled": False}
-        )
+        model = ModelSettings.model_validate({**settings.model.model_dump(), "enabled": False})
         settings = settings.model_copy(update={"model": model})
     if getattr(args, "threshold", None) is not None:
         settings = settings.with_threshold(args.threshold)
@@ -104,11 +103,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
     guard = Guard.default(_settings(args))
     rejected = 0
     decisions: Counter[str] = Counter()
+    files = contextlib.ExitStack()
     errors_handle: IO[str] | None = (
-        Path(args.errors).open("w", encoding="utf-8") if args.errors else None
+        files.enter_context(Path(args.errors).open("w", encoding="utf-8"))  # noqa: SIM115
+        if args.errors
+        else None
     )
     output: IO[str] = (
-        Path(args.output).open("w", encoding="utf-8") if args.output else sys.stdout
+        files.enter_context(Path(args.output).open("w", encoding="utf-8"))  # noqa: SIM115
+        if args.output
+        else sys.stdout
     )
     progress = _Progress(stderr, enabled=not args.quiet)
     started = time.monotonic()
@@ -120,13 +124,24 @@ def _cmd_score(args: argparse.Namespace) -> int:
         error = record.error
         if error is None:
             return
-        _warn(stderr, record, f"rejected: {error.reason}" + (
-            f" (field {error.field!r})" if error.field else ""))
+        _warn(
+            stderr,
+            record,
+            f"rejected: {error.reason}" + (f" (field {error.field!r})" if error.field else ""),
+        )
         if errors_handle is not None:
-            errors_handle.write(json.dumps({
-                "line": record.line, "field": error.field, "reason": error.reason,
-                "record": record.raw,
-            }, ensure_ascii=False) + "\n")
+            errors_handle.write(
+                json.dumps(
+                    {
+                        "line": record.line,
+                        "field": error.field,
+                        "reason": error.reason,
+                        "record": record.raw,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
 
     def warn(record: Record, message: str) -> None:
         if not args.quiet:
@@ -142,12 +157,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
             progress.update(scored, rejected)
     finally:
         progress.close()
-        if errors_handle is not None:
-            errors_handle.close()
-        if output is not sys.stdout:
-            output.close()
-        else:
-            output.flush()
+        output.flush()
+        files.close()
     elapsed = time.monotonic() - started
     if not args.quiet:
         summary = ", ".join(f"{k} {decisions[k]:,}" for k in ("allow", "review", "block"))
@@ -173,8 +184,7 @@ def _cmd_taxa(args: argparse.Namespace) -> int:
             f"{lang}: {', '.join(terms[:3])}" for lang, terms in sorted(taxon.names.items())
         )
         sys.stdout.write(
-            f"{taxon.name} ({taxon.rank}) Appendix {taxon.appendix} [{taxon.group}]\n"
-            f"  {names}\n"
+            f"{taxon.name} ({taxon.rank}) Appendix {taxon.appendix} [{taxon.group}]\n  {names}\n"
         )
         if taxon.appendix_note:
             sys.stdout.write(f"  note: {taxon.appendix_note}\n")
@@ -199,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     score = commands.add_parser(
-        "score", help="score listings from JSONL or CSV", description=(
+        "score",
+        help="score listings from JSONL or CSV",
+        description=(
             "Score every listing in INPUT (JSONL, CSV by extension, optionally .gz; '-' for "
             "stdin) and write one assessment per line, in input order."
         ),

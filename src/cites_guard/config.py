@@ -37,7 +37,7 @@ class PolicySettings(BaseModel):
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     block_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     block_threshold_by_appendix: dict[Appendix, float] = Field(
-        default_factory=lambda: {"I": 0.8}
+        default_factory=lambda: dict[Appendix, float]({"I": 0.8})
     )
     block_requires_match: bool = True
     report_decisions: tuple[Decision, ...] = ("block",)

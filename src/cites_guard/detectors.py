@@ -162,8 +162,9 @@ def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
                     TermEntry(term, kind, lang, taxon.name, term.casefold() in ambiguous)
                     for term in terms
                 )
-        for name in (taxon.name, *taxon.synonyms):
-            entries.append(TermEntry(name, "species", None, taxon.name))
+        entries.extend(
+            TermEntry(name, "species", None, taxon.name) for name in (taxon.name, *taxon.synonyms)
+        )
     for lookalike in taxonomy.lookalikes:
         for lang, terms in lookalike.terms.items():
             entries.extend(TermEntry(t, "lookalike", lang, lookalike.name) for t in terms)

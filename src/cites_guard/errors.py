@@ -157,9 +157,7 @@ class ReportDeliveryError(ReportError):
         self.report_id = report_id
         self.attempts = attempts
         self.status = status
-        super().__init__(
-            f"{message} (report {report_id}, attempts {attempts}, status {status})"
-        )
+        super().__init__(f"{message} (report {report_id}, attempts {attempts}, status {status})")
 
 
 class ReportAuthError(ReportDeliveryError):

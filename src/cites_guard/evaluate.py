@@ -110,7 +110,9 @@ def _ratio(num: int, den: int) -> float:
     return round(num / den, 4) if den else float("nan")
 
 
-def _average_precision(predictions: Sequence[Prediction]) -> tuple[float, list[tuple[float, float, float]]]:
+def _average_precision(
+    predictions: Sequence[Prediction],
+) -> tuple[float, list[tuple[float, float, float]]]:
     """Area under the precision-recall curve (average precision) and the curve points."""
     positives = sum(p.record.label for p in predictions)
     if positives == 0:
@@ -153,11 +155,13 @@ def report_from_predictions(
         by_language[p.record.lang].append(p)
     recall_by = {
         d: _ratio(sum(p.flagged for p in ps), len(ps))
-        for d, ps in sorted(by_difficulty.items()) if d in ("plain", "coded", "obfuscated")
+        for d, ps in sorted(by_difficulty.items())
+        if d in ("plain", "coded", "obfuscated")
     }
     fpr_by = {
         d: _ratio(sum(p.flagged for p in ps), len(ps))
-        for d, ps in sorted(by_difficulty.items()) if d.endswith("negative")
+        for d, ps in sorted(by_difficulty.items())
+        if d.endswith("negative")
     }
     accuracy = {
         lang: _ratio(sum(p.flagged == bool(p.record.label) for p in ps), len(ps))
@@ -178,9 +182,17 @@ def report_from_predictions(
             group_accuracy = appendix_accuracy = None
     pr_auc, curve = _average_precision(predictions)
     return EvaluationReport(
-        name=name, n=len(predictions), threshold=threshold, precision=precision, recall=recall,
-        f1=f1, pr_auc=pr_auc, recall_by_difficulty=recall_by, fpr_by_difficulty=fpr_by,
-        accuracy_by_language=accuracy, group_accuracy=group_accuracy,
+        name=name,
+        n=len(predictions),
+        threshold=threshold,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        pr_auc=pr_auc,
+        recall_by_difficulty=recall_by,
+        fpr_by_difficulty=fpr_by,
+        accuracy_by_language=accuracy,
+        group_accuracy=group_accuracy,
         appendix_accuracy=appendix_accuracy,
         counts={"tp": tp, "fp": fp, "fn": fn, "tn": len(predictions) - tp - fp - fn},
         curve=curve,
@@ -193,7 +205,10 @@ def _guard_prediction(record: LabelledListing, assessment: Assessment) -> Predic
     if group is None and assessment.group_scores:
         group = max(assessment.group_scores, key=assessment.group_scores.__getitem__)
     return Prediction(
-        record, assessment.risk, assessment.decision != "allow", group,
+        record,
+        assessment.risk,
+        assessment.decision != "allow",
+        group,
         top.appendix if top else None,
     )
 
@@ -217,13 +232,17 @@ def evaluate(
         if progress is not None:
             progress(index)
     report = report_from_predictions(
-        f"cites-guard ({guard.model_version})", predictions,
-        guard.settings.policy.review_threshold, guard.taxonomy,
+        f"cites-guard ({guard.model_version})",
+        predictions,
+        guard.settings.policy.review_threshold,
+        guard.taxonomy,
     )
     return report, predictions
 
 
-def calibrate_threshold(predictions: Sequence[Prediction], precision: float) -> tuple[float, float, float]:
+def calibrate_threshold(
+    predictions: Sequence[Prediction], precision: float
+) -> tuple[float, float, float]:
     """The lowest review threshold whose precision reaches ``precision``.
 
     Returns:
@@ -264,13 +283,16 @@ def pr_curve_html(reports: Sequence[EvaluationReport]) -> str:
             f"{pad + r * (width - 2 * pad):.1f},{height - pad - p * (height - 2 * pad):.1f}"
             for r, p in points
         )
-        paths.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
+        paths.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
+        )
         legend.append(
             f'<text x="{pad + 10}" y="{pad + 18 * (i + 1)}" fill="{colour}">'
             f"{report.name}: AP {report.pr_auc}, F1 {report.f1}</text>"
         )
     axes = (
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>'
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" '
+        f'y2="{height - pad}" stroke="#333"/>'
         f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>'
         f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">recall</text>'
         f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '

@@ -170,22 +170,38 @@ class Guard:
         ]
         risk = evidence.risk
         if not isinstance(self.scorer, EvidenceScorer):
-            steps.append(ScoringStep(stage=self.scorer.name, risk_before=round(risk, 4),
-                                     risk_after=round(score.risk, 4), detail=score.detail))
+            steps.append(
+                ScoringStep(
+                    stage=self.scorer.name,
+                    risk_before=round(risk, 4),
+                    risk_after=round(score.risk, 4),
+                    detail=score.detail,
+                )
+            )
             risk = score.risk
             fused = 1.0 - (1.0 - risk) * (1.0 - EVIDENCE_WEIGHT * evidence.risk)
             if fused > risk + 1e-6:
-                steps.append(ScoringStep(stage="fusion", risk_before=round(risk, 4),
-                                         risk_after=round(fused, 4),
-                                         detail="taxonomy evidence raises the model risk"))
+                steps.append(
+                    ScoringStep(
+                        stage="fusion",
+                        risk_before=round(risk, 4),
+                        risk_after=round(fused, 4),
+                        detail="taxonomy evidence raises the model risk",
+                    )
+                )
                 risk = fused
         surviving = any(m.confidence >= _SURVIVING_MATCH for m in evidence.matches)
         if evidence.lookalikes and not surviving:
             lowered = risk * LOOKALIKE_FACTOR
             cues = ", ".join(sorted({e.text for e in evidence.lookalikes}))[:200]
-            steps.append(ScoringStep(stage="lookalike", risk_before=round(risk, 4),
-                                     risk_after=round(lowered, 4),
-                                     detail=f"look-alike or negation cues: {cues}"))
+            steps.append(
+                ScoringStep(
+                    stage="lookalike",
+                    risk_before=round(risk, 4),
+                    risk_after=round(lowered, 4),
+                    detail=f"look-alike or negation cues: {cues}",
+                )
+            )
             risk = lowered
         risk = min(1.0, max(0.0, risk))
         matches = evidence.matches
@@ -193,8 +209,14 @@ class Guard:
             inferred = self._model_match(score, risk)
             matches = (inferred,) if inferred is not None else ()
         decision, rule = self.policy.decide(risk, matches, empty=empty)
-        steps.append(ScoringStep(stage="policy", risk_before=round(risk, 4),
-                                 risk_after=round(risk, 4), detail=f"{decision}: {rule}"))
+        steps.append(
+            ScoringStep(
+                stage="policy",
+                risk_before=round(risk, 4),
+                risk_after=round(risk, 4),
+                detail=f"{decision}: {rule}",
+            )
+        )
         language = listing.language
         detected = False
         if language is None:
@@ -216,7 +238,6 @@ class Guard:
             truncated=listing.truncated_fields,
             empty=empty,
         )
-
 
     def _model_match(self, score: Score, risk: float) -> Match | None:
         """Name the group the model saw when no term did: its broadest taxon, no spans."""

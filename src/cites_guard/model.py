@@ -272,9 +272,7 @@ class OnnxScorer:
             top = float(groups.max())
             exps = [math.exp(float(g) - top) for g in groups]
             total = sum(exps)
-            results.append(
-                (risk, {g: e / total for g, e in zip(self.groups, exps, strict=True)})
-            )
+            results.append((risk, {g: e / total for g, e in zip(self.groups, exps, strict=True)}))
         return results
 
     def score(self, batch: Sequence[Prepared]) -> list[Score]:

@@ -38,14 +38,22 @@ EMOJI_WORDS: dict[str, str] = {
 }  # fmt: skip
 
 # Letters that look alike across scripts: Cyrillic and Greek forms of Latin letters.
-_CYRILLIC_TO_LATIN = dict(
-    zip("аеорсухкмтвнійјѕԁԛԝіїӏ", "aeopcyxkmtbhiijsdqwiil", strict=True)
-)
+_CYRILLIC_TO_LATIN = dict(zip("аеорсухкмтвнійјѕԁԛԝіїӏ", "aeopcyxkmtbhiijsdqwiil", strict=True))
 _GREEK_TO_LATIN = dict(zip("αβεικνορτυχωγ", "abeiknoptuxwy", strict=True))
 _LATIN_TO_CYRILLIC = {
     latin: cyr for cyr, latin in _CYRILLIC_TO_LATIN.items() if cyr in "аеорсухкмтвн"
 }
-_LEET_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "@": "a", "$": "s"}
+_LEET_LETTERS = {
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "9": "g",
+    "@": "a",
+    "$": "s",
+}
 
 # Letters with no decomposition that still fold to a plain base letter.
 _FOLD = {
@@ -181,7 +189,9 @@ def _units(text: str) -> list[_Unit]:
         if word is not None:
             # An emoji becomes a spaced word; its letters all point at the emoji.
             units.append(_Unit(" ", _SEP, index, index + 1, obfuscated=True))
-            units.extend(_Unit(letter, _LATIN, index, index + 1, True) for letter in word)
+            units.extend(
+                _Unit(letter, _LATIN, index, index + 1, obfuscated=True) for letter in word
+            )
             units.append(_Unit(" ", _SEP, index, index + 1, obfuscated=True))
             continue
         folded = _fold_char(char)
@@ -200,9 +210,7 @@ def _segments(units: list[_Unit]) -> list[tuple[int, list[_Unit]]]:
     segments: list[tuple[int, list[_Unit]]] = []
     for unit in units:
         kind = _UNSPACED if unit.cls == _UNSPACED else (_LATIN if unit.cls in _WORDLIKE else _SEP)
-        if segments and segments[-1][0] == kind and kind != _UNSPACED:
-            segments[-1][1].append(unit)
-        elif segments and kind == _UNSPACED and segments[-1][0] == _UNSPACED:
+        if segments and segments[-1][0] == kind:
             segments[-1][1].append(unit)
         else:
             segments.append((kind, [unit]))
@@ -225,9 +233,7 @@ def _fix_homoglyphs(word: list[_Unit]) -> None:
         and (u.cls != _GREEK or u.char in _GREEK_TO_LATIN)
         for u in word
     )
-    cyrillic_ok = greek == 0 and all(
-        u.cls != _LATIN or u.char in _LATIN_TO_CYRILLIC for u in word
-    )
+    cyrillic_ok = greek == 0 and all(u.cls != _LATIN or u.char in _LATIN_TO_CYRILLIC for u in word)
     to_cyrillic = cyrillic_ok and (not latin_ok or cyrillic > latin)
     for unit in word:
         if to_cyrillic and unit.cls == _LATIN and unit.char in _LATIN_TO_CYRILLIC:

@@ -22,9 +22,9 @@ class Policy:
         """Use ``settings`` for every decision."""
         self.settings = settings
 
-    def decide(self, risk: float, matches: Sequence[Match], *, empty: bool = False) -> tuple[
-        Decision, str
-    ]:
+    def decide(
+        self, risk: float, matches: Sequence[Match], *, empty: bool = False
+    ) -> tuple[Decision, str]:
         """Return the decision for ``risk`` and the rule that produced it."""
         s = self.settings
         if empty:

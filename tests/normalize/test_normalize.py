@@ -68,8 +68,15 @@ def test_every_trick_is_covered_in_five_languages() -> None:
     by_trick: dict[str, set[str]] = {}
     for trick, language, _, _ in TRICKS:
         by_trick.setdefault(trick, set()).add(language)
-    for trick in ("leetspeak", "split letters", "homoglyphs", "zero-width", "CJK split",
-                  "emoji", "stretched"):
+    for trick in (
+        "leetspeak",
+        "split letters",
+        "homoglyphs",
+        "zero-width",
+        "CJK split",
+        "emoji",
+        "stretched",
+    ):
         assert len(by_trick[trick]) >= 5, trick
 
 
@@ -114,8 +121,25 @@ def test_spans_always_slice_the_original(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["ivory", "象牙", "слоновая", "عاج", "\u200b", "\u202e", "e\u0301",
-                         " ", ".", "1", "🐘", "\ud800", "ﷺ", "ｱ", "\u0e49"]),
+        st.sampled_from(
+            [
+                "ivory",
+                "象牙",
+                "слоновая",
+                "عاج",
+                "\u200b",
+                "\u202e",
+                "e\u0301",
+                " ",
+                ".",
+                "1",
+                "🐘",
+                "\ud800",
+                "ﷺ",
+                "ｱ",
+                "\u0e49",
+            ]
+        ),
         max_size=30,
     ).map("".join)
 )

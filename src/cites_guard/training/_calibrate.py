@@ -13,8 +13,12 @@ import numpy.typing as npt
 __all__ = ["fit_temperature"]
 
 
-def _log_loss(logits: npt.NDArray[np.float32], labels: npt.NDArray[np.float32],
-              temperature: float, bias: float) -> float:
+def _log_loss(
+    logits: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.float32],
+    temperature: float,
+    bias: float,
+) -> float:
     z = logits / temperature + bias
     # log(1 + exp(-z)) for positives, log(1 + exp(z)) for negatives, computed stably
     loss = np.logaddexp(0.0, np.where(labels > 0.5, -z, z))

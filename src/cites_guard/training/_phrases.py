@@ -72,13 +72,14 @@ FILLER: dict[str, tuple[str, ...]] = {
            "Пишите в личку.", "Больше фото по запросу."),
     "ar": ("بحالة ممتازة.", "التوصيل متاح.", "الاستلام باليد.", "السعر قابل للتفاوض.",
            "تواصل واتساب.", "صور إضافية عند الطلب."),
-    "zh": ("品相完好。", "全国包邮。", "同城自提。", "价格可议。", "有意私聊。", "更多图片微信联系。"),
+    "zh": ("品相完好。", "全国包邮。", "同城自提。", "价格可议。", "有意私聊。",
+           "更多图片微信联系。"),
     "ja": ("美品です。", "全国発送可能。", "手渡し可。", "値下げ交渉可。", "DMください。",
            "詳細はメッセージで。"),
     "ko": ("상태 좋습니다.", "택배 가능.", "직거래만.", "가격 네고 가능.", "쪽지 주세요.",
            "사진 더 있어요."),
-    "vi": ("Hàng đẹp.", "Ship toàn quốc.", "Giao tận tay.", "Giá thương lượng.", "Inbox để biết giá.",
-           "Liên hệ Zalo."),
+    "vi": ("Hàng đẹp.", "Ship toàn quốc.", "Giao tận tay.", "Giá thương lượng.",
+           "Inbox để biết giá.", "Liên hệ Zalo."),
     "th": ("สภาพดี", "ส่งทั่วประเทศ", "นัดรับได้", "ต่อรองได้", "ทักแชทได้เลย", "สนใจติดต่อไลน์"),
     "id": ("Kondisi mulus.", "Bisa kirim ke seluruh Indonesia.", "COD bisa.", "Harga nego.",
            "Chat WA aja.", "Foto lain via DM."),
@@ -91,11 +92,25 @@ FILLER: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 CURRENCY: dict[str, tuple[str, ...]] = {
-    "en": ("USD", "GBP", "AUD", "CAD"), "fr": ("EUR", "XOF", "CAD"), "de": ("EUR", "CHF"),
-    "es": ("EUR", "MXN", "ARS", "COP"), "pt": ("BRL", "EUR", "AOA"), "it": ("EUR",),
-    "nl": ("EUR",), "pl": ("PLN",), "ru": ("RUB", "KZT"), "ar": ("AED", "SAR", "EGP"),
-    "zh": ("CNY", "HKD", "TWD"), "ja": ("JPY",), "ko": ("KRW",), "vi": ("VND",), "th": ("THB",),
-    "id": ("IDR",), "ms": ("MYR",), "sw": ("KES", "TZS"), "tr": ("TRY",),
+    "en": ("USD", "GBP", "AUD", "CAD"),
+    "fr": ("EUR", "XOF", "CAD"),
+    "de": ("EUR", "CHF"),
+    "es": ("EUR", "MXN", "ARS", "COP"),
+    "pt": ("BRL", "EUR", "AOA"),
+    "it": ("EUR",),
+    "nl": ("EUR",),
+    "pl": ("PLN",),
+    "ru": ("RUB", "KZT"),
+    "ar": ("AED", "SAR", "EGP"),
+    "zh": ("CNY", "HKD", "TWD"),
+    "ja": ("JPY",),
+    "ko": ("KRW",),
+    "vi": ("VND",),
+    "th": ("THB",),
+    "id": ("IDR",),
+    "ms": ("MYR",),
+    "sw": ("KES", "TZS"),
+    "tr": ("TRY",),
 }
 
 #: Categories a seller would pick for each group (shared by positives and look-alikes, so
@@ -140,7 +155,15 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 EVERYDAY_CATEGORIES = (
-    "Electronics > Phones", "Vehicles > Cars", "Fashion > Clothing", "Home & Garden > Kitchen",
-    "Sports > Cycling", "Toys > Soft Toys", "Books", "Property > Rooms for Rent",
-    "Fashion > Shoes", "Home & Garden > Furniture", "Health & Beauty > Fragrance",
+    "Electronics > Phones",
+    "Vehicles > Cars",
+    "Fashion > Clothing",
+    "Home & Garden > Kitchen",
+    "Sports > Cycling",
+    "Toys > Soft Toys",
+    "Books",
+    "Property > Rooms for Rent",
+    "Fashion > Shoes",
+    "Home & Garden > Furniture",
+    "Health & Beauty > Fragrance",
 )

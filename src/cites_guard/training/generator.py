@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 
-from cites_guard.dataset import LabelledListing
+from cites_guard.dataset import Difficulty, LabelledListing
 from cites_guard.taxonomy import GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
 from cites_guard.training._obfuscate import obfuscate
 from cites_guard.training._phrases import (
@@ -42,8 +42,18 @@ class _Writer:
     def title(self, lang: str, term: str, *, wanted: bool = False) -> str:
         rng = self.rng
         verb = rng.choice((WANTED if wanted else SELL)[lang])
-        extra = rng.choice(("", "", f"{rng.randint(2, 60)}cm", f"{rng.randint(5, 900)}g",
-                            f"x{rng.randint(2, 12)}", "!!", "🔥", "(rare)"))
+        extra = rng.choice(
+            (
+                "",
+                "",
+                f"{rng.randint(2, 60)}cm",
+                f"{rng.randint(5, 900)}g",
+                f"x{rng.randint(2, 12)}",
+                "!!",
+                "🔥",
+                "(rare)",
+            )
+        )
         layout = rng.randrange(4)
         if layout == 0:
             parts = [verb, term, extra]
@@ -54,8 +64,8 @@ class _Writer:
         else:
             parts = [term, "-", verb]
         text = " ".join(p for p in parts if p)
-        return text if lang not in ("zh", "ja", "th") or rng.random() < 0.5 else text.replace(
-            " ", ""
+        return (
+            text if lang not in ("zh", "ja", "th") or rng.random() < 0.5 else text.replace(" ", "")
         )
 
     def description(self, lang: str, mention: str | None) -> str:
@@ -70,8 +80,19 @@ class _Writer:
         if self.rng.random() < 0.15:
             return None, None
         currency = self.rng.choice(CURRENCY[lang])
-        scale = {"JPY": 100, "KRW": 1000, "VND": 20000, "IDR": 10000, "RUB": 80, "TRY": 30,
-                 "KES": 100, "TZS": 2000, "THB": 30, "CNY": 7, "INR": 80}.get(currency, 1)
+        scale = {
+            "JPY": 100,
+            "KRW": 1000,
+            "VND": 20000,
+            "IDR": 10000,
+            "RUB": 80,
+            "TRY": 30,
+            "KES": 100,
+            "TZS": 2000,
+            "THB": 30,
+            "CNY": 7,
+            "INR": 80,
+        }.get(currency, 1)
         return float(self.rng.randint(5, 3000) * scale), currency
 
 
@@ -89,15 +110,19 @@ def _positives(taxon: Taxon, writer: _Writer, counter: Iterator[int]) -> Iterato
     rng = writer.rng
     ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
     for lang in LANGUAGES:
-        pool: list[tuple[str, str]] = []
-        for kind, table in (("plain", taxon.names), ("plain", taxon.products),
-                            ("coded", taxon.code_words)):
+        pool: list[tuple[Difficulty, str]] = []
+        tables: tuple[tuple[Difficulty, dict[str, list[str]]], ...] = (
+            ("plain", taxon.names),
+            ("plain", taxon.products),
+            ("coded", taxon.code_words),
+        )
+        for kind, table in tables:
             pool.extend((kind, t) for t in table.get(lang, []) if t.casefold() not in ambiguous)
         if not pool:
             continue
         for difficulty, term in rng.sample(pool, k=min(_TERMS_PER_LANGUAGE, len(pool))):
             shown = term
-            level = difficulty
+            level: Difficulty = difficulty
             if rng.random() < _OBFUSCATION_RATE:
                 shown = obfuscate(term, rng)
                 level = "obfuscated" if shown != term else difficulty
@@ -109,14 +134,19 @@ def _positives(taxon: Taxon, writer: _Writer, counter: Iterator[int]) -> Iterato
             if wanted:
                 price, currency = None, None
             yield LabelledListing(
-                id=f"g-{next(counter):06d}", lang=lang,
+                id=f"g-{next(counter):06d}",
+                lang=lang,
                 title=writer.title(lang, shown, wanted=wanted),
                 description=writer.description(lang, mention),
-                price=price, currency=currency,
+                price=price,
+                currency=currency,
                 category=rng.choice(CATEGORIES[taxon.group]),
-                label=1, taxon=taxon.name, appendix=taxon.appendix,
+                label=1,
+                taxon=taxon.name,
+                appendix=taxon.appendix,
                 specimen=taxon.traded_as[0] if taxon.traded_as else "raw part",
-                difficulty=level, rationale=f"generated: {difficulty} term {term!r}",
+                difficulty=level,
+                rationale=f"generated: {difficulty} term {term!r}",
                 source="generated",
             )
 
@@ -126,10 +156,20 @@ def _negative(
 ) -> LabelledListing:
     price, currency = writer.price(lang)
     return LabelledListing(
-        id=f"g-{next(counter):06d}", lang=lang, title=title,
-        description=writer.description(lang, None), price=price, currency=currency,
-        category=category, label=0, taxon=None, appendix=None, specimen=None,
-        difficulty="hard_negative", rationale=f"generated: {why}", source="generated",
+        id=f"g-{next(counter):06d}",
+        lang=lang,
+        title=title,
+        description=writer.description(lang, None),
+        price=price,
+        currency=currency,
+        category=category,
+        label=0,
+        taxon=None,
+        appendix=None,
+        specimen=None,
+        difficulty="hard_negative",
+        rationale=f"generated: {why}",
+        source="generated",
     )
 
 
@@ -142,8 +182,14 @@ def _lookalike_negatives(
         categories = CATEGORIES.get(group, EVERYDAY_CATEGORIES) if group else EVERYDAY_CATEGORIES
         for lang, terms in lookalike.terms.items():
             for term in rng.sample(terms, k=min(_TERMS_PER_LANGUAGE, len(terms))):
-                yield _negative(writer, counter, lang, writer.title(lang, term),
-                                rng.choice(categories), f"look-alike {lookalike.name}")
+                yield _negative(
+                    writer,
+                    counter,
+                    lang,
+                    writer.title(lang, term),
+                    rng.choice(categories),
+                    f"look-alike {lookalike.name}",
+                )
 
 
 def _cue_negatives(
@@ -160,11 +206,17 @@ def _cue_negatives(
             terms = [*taxon.names.get(lang, []), *taxon.products.get(lang, [])]
             if not terms or rng.random() > 0.5:
                 continue
-            term, cue = rng.choice(terms), rng.choice(cues)
-            title = f"{cue} {term}" if rng.random() < 0.5 else f"{term} {cue}"
+            term, word = rng.choice(terms), rng.choice(cues)
+            title = f"{word} {term}" if rng.random() < 0.5 else f"{term} {word}"
             category = rng.choice((*CATEGORIES[taxon.group], *EVERYDAY_CATEGORIES))
-            yield _negative(writer, counter, lang, writer.title(lang, title), category,
-                            f"{cue!r} says it is not the real {term!r}")
+            yield _negative(
+                writer,
+                counter,
+                lang,
+                writer.title(lang, title),
+                category,
+                f"{word!r} says it is not the real {term!r}",
+            )
 
 
 def _ambiguous_negatives(
@@ -180,11 +232,20 @@ def _ambiguous_negatives(
                 base = rng.choice(everyday)
                 title = f"{base.title} {term}" if rng.random() < 0.5 else f"{term} {base.title}"
                 yield LabelledListing(
-                    id=f"g-{next(counter):06d}", lang=base.lang, title=title,
-                    description=base.description, price=base.price, currency=base.currency,
-                    category=base.category, label=0, taxon=None, appendix=None, specimen=None,
+                    id=f"g-{next(counter):06d}",
+                    lang=base.lang,
+                    title=title,
+                    description=base.description,
+                    price=base.price,
+                    currency=base.currency,
+                    category=base.category,
+                    label=0,
+                    taxon=None,
+                    appendix=None,
+                    specimen=None,
                     difficulty="hard_negative",
-                    rationale=f"generated: {term!r} in an ordinary ad", source="generated",
+                    rationale=f"generated: {term!r} in an ordinary ad",
+                    source="generated",
                 )
 
 

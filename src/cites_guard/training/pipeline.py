@@ -123,15 +123,16 @@ def _held_out(record: LabelledListing, config: TrainingConfig, taxonomy: Taxonom
     return False
 
 
-def assemble(
-    config: TrainingConfig, taxonomy: Taxonomy
-) -> dict[str, list[LabelledListing]]:
+def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[LabelledListing]]:
     """Build the train / calibration / test / holdout sets."""
     from cites_guard.training.generator import generate  # noqa: PLC0415
 
     corpus = _read_corpus(config)
     sets: dict[str, list[LabelledListing]] = {
-        "train": [], "calibration": [], "test": [], "holdout": []
+        "train": [],
+        "calibration": [],
+        "test": [],
+        "holdout": [],
     }
     for record in corpus:
         if _held_out(record, config, taxonomy):
@@ -140,7 +141,8 @@ def assemble(
             sets[split_of(record.id)].append(record)
     everyday = [r for r in sets["train"] if r.difficulty == "easy_negative"]
     generated = [
-        r for r in generate(taxonomy, seed=config.seed, everyday=everyday)
+        r
+        for r in generate(taxonomy, seed=config.seed, everyday=everyday)
         if not _held_out(r, config, taxonomy)
     ]
     sets["train"] = sets["train"] * config.corpus_weight + generated
@@ -159,13 +161,13 @@ def _train_tokenizer(texts: Sequence[str], config: TrainingConfig, path: Path) -
     trainer = trainers.UnigramTrainer(
         vocab_size=config.vocab_size,
         special_tokens=["<pad>", "<unk>"],
-        unk_token="<unk>",
+        unk_token="<unk>",  # noqa: S106 - a vocabulary token, not a secret
         max_piece_length=12,
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
     tokenizer.enable_truncation(max_length=config.max_tokens)
-    tokenizer.enable_padding(pad_id=0, pad_token="<pad>")  # to the batch's longest item
+    tokenizer.enable_padding(pad_id=0, pad_token="<pad>")  # noqa: S106  # to the batch's longest item
     tokenizer.save(str(path))
     return tokenizer
 
@@ -193,7 +195,6 @@ def train(config: TrainingConfig) -> TrainingResult:
 
     started = time.monotonic()
     random.seed(config.seed)
-    np.random.seed(config.seed % 2**32)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(mode=True)
@@ -211,11 +212,14 @@ def train(config: TrainingConfig) -> TrainingResult:
         return torch.tensor(ids, dtype=torch.long)
 
     network = NgramClassifier(
-        vocab_size=tokenizer.get_vocab_size(), buckets=config.buckets, dim=config.dim,
-        hidden=config.hidden, groups=len(GROUPS), pad_id=0,
+        vocab_size=tokenizer.get_vocab_size(),
+        buckets=config.buckets,
+        dim=config.dim,
+        hidden=config.hidden,
+        groups=len(GROUPS),
+        pad_id=0,
     )
-    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate,
-                                  weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     labels = torch.tensor([r.label for r in sets["train"]], dtype=torch.float32)
     groups = torch.tensor([_group_index(r, taxonomy) for r in sets["train"]], dtype=torch.long)
     order = list(range(len(sets["train"])))
@@ -237,7 +241,7 @@ def train(config: TrainingConfig) -> TrainingResult:
             if (groups[index] >= 0).any():
                 loss = loss + 0.5 * group_loss(group_logits, groups[index])
             optimiser.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             scheduler.step()
             total += float(loss.detach()) * len(index)
@@ -267,15 +271,15 @@ def train(config: TrainingConfig) -> TrainingResult:
         cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
     )
     export(network, config.output / "model.onnx")
-    parity = _check_parity(config.output / "model.onnx", tokenizer, calibration_texts[:64],
-                           cal_logits[:64])
+    parity = _check_parity(
+        config.output / "model.onnx", tokenizer, calibration_texts[:64], cal_logits[:64]
+    )
 
     metrics: dict[str, Any] = {"onnx_parity_max_abs_diff": parity}
     for name in ("test", "holdout"):
         if sets[name]:
             logits, group_logits = logits_of(texts[name])
-            metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias,
-                                     taxonomy)
+            metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias, taxonomy)
     files = {name: file_sha256(config.output / name) for name in ("model.onnx", "tokenizer.json")}
     counts = {k: len(v) for k, v in sets.items()}
     sources = Counter(r.source or "user" for r in sets["train"])
@@ -292,12 +296,20 @@ def train(config: TrainingConfig) -> TrainingResult:
         "threshold": 0.5,
         "licence": "Apache-2.0",
         "training": {
-            "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate, "vocab_size": tokenizer.get_vocab_size(),
-            "buckets": config.buckets, "dim": config.dim, "hidden": config.hidden,
-            "max_tokens": config.max_tokens, "examples": counts,
-            "train_sources": dict(sources), "holdout_languages": list(config.holdout_languages),
-            "holdout_groups": list(config.holdout_groups), "taxonomy": taxonomy.version,
+            "seed": config.seed,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "vocab_size": tokenizer.get_vocab_size(),
+            "buckets": config.buckets,
+            "dim": config.dim,
+            "hidden": config.hidden,
+            "max_tokens": config.max_tokens,
+            "examples": counts,
+            "train_sources": dict(sources),
+            "holdout_languages": list(config.holdout_languages),
+            "holdout_groups": list(config.holdout_groups),
+            "taxonomy": taxonomy.version,
             "torch": torch.__version__,
         },
         "metrics": metrics,
@@ -326,8 +338,12 @@ def _check_parity(path: Path, tokenizer: Any, texts: Sequence[str], expected: An
 
 
 def _metrics(
-    rows: Sequence[LabelledListing], logits: Any, group_logits: Any, temperature: float,
-    bias: float, taxonomy: Taxonomy,
+    rows: Sequence[LabelledListing],
+    logits: Any,
+    group_logits: Any,
+    temperature: float,
+    bias: float,
+    taxonomy: Taxonomy,
 ) -> dict[str, Any]:
     import numpy as np  # noqa: PLC0415
 

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from cites_guard.cli import main
+
+GOOD = {"id": "ok-1", "title": "Carved ivory bangle", "price": 120, "currency": "EUR"}
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def test_bad_records_are_reported_and_nothing_else_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each bad record is named by line and field; every good record is still scored."""
+    source = tmp_path / "in.jsonl"
+    rows = [
+        json.dumps(GOOD).encode(),
+        b"this is not json",
+        json.dumps({"id": "t", "price": "cheap"}).encode(),
+        json.dumps({"title": "no id"}).encode(),
+        json.dumps({"id": "huge", "description": "x" * 10_000_000}).encode(),
+        b'{"id": "bytes", "title": "\xff\xfe ivory"}',
+        json.dumps({**GOOD, "id": "ok-2"}).encode(),
+        b"[1, 2, 3]",
+    ]
+    source.write_bytes(b"\n".join(rows) + b"\n")
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    status = main(["score", str(source), "-o", str(out), "--errors", str(errors)])
+    assert status == 1
+    assert [r["listing_id"] for r in _lines(out)] == ["ok-1", "huge", "ok-2"]
+    assert _lines(out)[1]["truncated"] == ["description"]
+    rejected = {r["line"]: r for r in _lines(errors)}
+    assert sorted(rejected) == [2, 3, 4, 6, 8]
+    assert rejected[3]["field"] == "price"
+    assert rejected[4]["field"] == "id"
+    assert rejected[6]["field"] == "title"
+    assert rejected[2]["record"].startswith("this is not json")
+    stderr = capsys.readouterr().err
+    assert "line 2:" in stderr
+    assert "line 6:" in stderr
+
+
+def test_all_good_records_exit_zero(tmp_path: Path) -> None:
+    """When every record scores, the exit status is 0 and order is kept."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps({**GOOD, "id": str(i)}) for i in range(150)))
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(source), "-o", str(out), "-q"]) == 0
+    assert [r["listing_id"] for r in _lines(out)] == [str(i) for i in range(150)]
+
+
+def test_csv_and_gzip_inputs(tmp_path: Path) -> None:
+    """CSV (with a bad row) and gzipped JSONL are read by extension."""
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("id,title,price\n1,ivory bangle,10\n2,sofa,not-a-number\n,no id,3\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(csv_path), "-o", str(out), "-q"]) == 1
+    assert [r["listing_id"] for r in _lines(out)] == ["1"]
+    gz_path = tmp_path / "in.jsonl.gz"
+    with gzip.open(gz_path, "wt") as handle:
+        handle.write(json.dumps(GOOD) + "\n")
+    assert main(["score", str(gz_path), "-o", str(out), "-q"]) == 0
+    assert len(_lines(out)) == 1
+
+
+def test_taxa_lookup_in_any_language(capsys: pytest.CaptureFixture[str]) -> None:
+    """taxa finds a taxon by a common name in another language and prints its appendix."""
+    assert main(["taxa", "穿山甲"]) == 0
+    assert "Manis" in capsys.readouterr().out

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cites_guard import ExtraTerm, Guard, Settings, TaxonomySettings
+from cites_guard.config import ModelSettings
+from cites_guard.detectors import TermDetector, TermEntry
+
+# (language, title, expected taxon, the original slice the evidence must quote)
+DISGUISED = [
+    ("en", "Antique 1v0ry bangle, estate find", "Elephantidae", "1v0ry"),
+    ("en", "r h i n o  horn cup, old", "Rhinocerotidae", "r h i n o  horn"),
+    ("fr", "Bracelet en i.v.o.i.r.e ancien", "Elephantidae", "i.v.o.i.r.e"),
+    ("es", "Figura de mаrfіl tallada", "Elephantidae", "mаrfіl"),
+    ("de", "Elfenbeeeein Schnitzerei", "Elephantidae", "Elfenbeeeein"),
+    ("zh", "老象☆牙手镯 包浆好", "Elephantidae", "象☆牙"),
+    ("ja", "象\u200b牙 印鑑 実印", "Elephantidae", "象\u200b牙"),
+    ("ru", "Браслет из слоновой кocти", "Elephantidae", None),
+    ("th", "กำไล ง า ช้ า ง แท้", "Elephantidae", "ง า ช้ า ง"),
+    ("en", "p4ngolin sc4les 500g", "Manis", "p4ngolin"),
+    ("zh", "穿/山/甲片 500克", "Manis", "穿/山/甲"),
+    ("en", "🐘🦷 carving for sale", "Elephantidae", None),
+]
+
+
+@pytest.mark.parametrize(("lang", "title", "taxon", "quoted"), DISGUISED)
+def test_disguised_words_still_name_the_taxon(
+    evidence_guard: Guard, lang: str, title: str, taxon: str, quoted: str | None
+) -> None:
+    """A disguised product word still names its taxon, quoting the original slice."""
+    result = evidence_guard.assess({"id": "x", "title": title, "language": lang})
+    lineage_names = {m.taxon for m in result.matches}
+    found = next(
+        (
+            m
+            for m in result.matches
+            if m.taxon == taxon or evidence_guard.taxonomy.get(m.taxon).parent == taxon
+        ),
+        None,
+    )
+    assert found is not None, (title, lineage_names)
+    for evidence in found.evidence:
+        assert title[evidence.start : evidence.end] == evidence.text
+    if quoted is not None:
+        assert any(quoted in e.text or e.text in quoted for e in found.evidence), found.evidence
+        assert any(e.obfuscated for e in found.evidence)
+
+
+@pytest.mark.parametrize(
+    ("real", "lookalike"),
+    [
+        ("Carved ivory bangle, antique", "Carved mammoth ivory bangle, antique"),
+        ("Carved ivory bangle, antique", "Carved faux ivory bangle, antique"),
+        ("Vintage tortoiseshell hair comb", "Tortoiseshell acetate glasses frame"),
+        ("Hand-fed African grey parrot chick", "Hand-fed budgerigar chick"),
+        ("Rhino horn carving", "Water buffalo horn carving"),
+    ],
+)
+def test_lookalikes_lower_the_risk(evidence_guard: Guard, real: str, lookalike: str) -> None:
+    """A look-alike cue makes the same ad less risky than the real thing."""
+    real_risk = evidence_guard.assess({"id": "r", "title": real}).risk
+    lookalike_result = evidence_guard.assess({"id": "l", "title": lookalike})
+    assert lookalike_result.risk < real_risk
+    assert lookalike_result.lookalikes or lookalike_result.risk < 0.5
+
+
+def test_empty_listing_is_allowed_and_flagged(evidence_guard: Guard) -> None:
+    """A listing with no text is allowed with the empty flag, not an error."""
+    result = evidence_guard.assess({"id": "empty"})
+    assert (result.decision, result.empty) == ("allow", True)
+
+
+def test_every_step_is_explained(evidence_guard: Guard) -> None:
+    """The assessment lists each stage and the rule that decided."""
+    result = evidence_guard.assess({"id": "1", "title": "Pangolin scales 1kg"})
+    assert result.steps[0].stage == "evidence"
+    assert result.steps[-1].stage == "policy"
+    assert result.rule in result.steps[-1].detail
+
+
+def test_extra_terms_come_from_settings() -> None:
+    """A marketplace adds its own code word through settings, without forking."""
+    term = ExtraTerm(term="zzwhitegoldzz", kind="code_word", target="Elephantidae")
+    guard = Guard(
+        settings=Settings(
+            taxonomy=TaxonomySettings(extra_terms=(term,)), model=ModelSettings(enabled=False)
+        )
+    )
+    result = guard.assess({"id": "1", "title": "selling zzwhitegoldzz bangle"})
+    assert result.matches[0].taxon == "Elephantidae"
+
+
+def test_extra_taxa_come_from_a_file(tmp_path: Path) -> None:
+    """A marketplace adds a taxon in a JSONL file named by the settings."""
+    entry = {
+        "type": "taxon",
+        "name": "Zzfictus localis",
+        "rank": "species",
+        "appendix": "III",
+        "group": "other_mammals",
+        "names": {"en": ["zzlocal critter"]},
+    }
+    path = tmp_path / "extra.jsonl"
+    path.write_text(json.dumps(entry) + "\n")
+    guard = Guard(
+        settings=Settings(
+            taxonomy=TaxonomySettings(extra_files=(path,)), model=ModelSettings(enabled=False)
+        )
+    )
+    result = guard.assess({"id": "1", "title": "zzlocal critter for sale"})
+    assert result.matches[0].taxon == "Zzfictus localis"
+    assert result.taxonomy_version.endswith("+local")
+
+
+def test_custom_detector_plugs_in(evidence_guard: Guard) -> None:
+    """A detector added to the registry contributes evidence."""
+    guard = Guard(settings=evidence_guard.settings, taxonomy=evidence_guard.taxonomy)
+    guard.detectors.add(TermDetector([TermEntry("qqcode", "code_word", "en", "Manis")]))
+    assert guard.assess({"id": "1", "title": "qqcode 1kg"}).matches[0].taxon == "Manis"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    prefix=st.text(max_size=30),
+    word=st.sampled_from(["ivory", "1v0ry", "象牙", "i.v.o.r.y", "rhino horn", "pangolin"]),
+    suffix=st.text(max_size=30),
+)
+def test_evidence_spans_slice_the_original_field(
+    evidence_guard: Guard, prefix: str, word: str, suffix: str
+) -> None:
+    """Whatever surrounds a term, each evidence span is the exact original slice."""
+    title = f"{prefix} {word} {suffix}"
+    result = evidence_guard.assess({"id": "p", "title": title, "description": suffix})
+    for match in result.matches:
+        for evidence in match.evidence:
+            field = title if evidence.field == "title" else suffix
+            assert field[evidence.start : evidence.end] == evidence.text

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cites_guard.dataset import read_labelled
+from cites_guard.model import OnnxScorer
+from cites_guard.taxonomy import load_taxonomy
+from cites_guard.training import TrainingConfig, train
+from cites_guard.training.generator import generate
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_SET = REPO.parent / "shared" / "data" / "dev-listings.jsonl"
+
+
+def test_small_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
+    """A short training run writes a model that loads, verifies and scores."""
+    config = TrainingConfig(
+        output=tmp_path / "model",
+        corpus=REPO / "corpus",
+        epochs=1,
+        vocab_size=800,
+        buckets=1024,
+        dim=16,
+        hidden=16,
+        limit=400,
+    )
+    result = train(config)
+    assert result.metrics["onnx_parity_max_abs_diff"] < 1e-3
+    scorer = OnnxScorer(tmp_path / "model")
+    ((risk, groups),) = scorer.probabilities(["ivory bangle"])
+    assert 0.0 <= risk <= 1.0
+    assert set(groups) == set(scorer.groups)
+
+
+def test_generator_is_reproducible() -> None:
+    """The same seed generates the same listings."""
+    taxonomy = load_taxonomy()
+    first = [r.title for r in generate(taxonomy, seed=5)[:200]]
+    assert first == [r.title for r in generate(taxonomy, seed=5)[:200]]
+
+
+def _shingles(text: str) -> set[str]:
+    """Eight-word runs, and 16-character runs of unspaced scripts (CJK, Thai)."""
+    folded = re.sub(r"\s+", " ", text.casefold()).strip()
+    words = folded.split(" ")
+    out = {" ".join(words[i : i + 8]) for i in range(len(words) - 7)}
+    unspaced = re.sub(r"[^\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", "", folded)
+    out |= {unspaced[i : i + 16] for i in range(len(unspaced) - 15)}
+    return out
+
+
+def test_no_dev_set_text_is_in_the_training_data() -> None:
+    """No eight-word (or 16-character CJK/Thai) run of the dev set appears in training data."""
+    dev: set[str] = set()
+    dev_titles = set()
+    for record in read_labelled(DEV_SET):
+        dev |= _shingles(record.title) | _shingles(record.description)
+        dev_titles.add(record.title.casefold().strip())
+    training = list(read_labelled_corpus())
+    training += generate(load_taxonomy(), seed=20261128)
+    leaks = []
+    for record in training:
+        if record.title.casefold().strip() in dev_titles:
+            leaks.append((record.id, record.title))
+        shared = (_shingles(record.title) | _shingles(record.description)) & dev
+        if shared:
+            leaks.append((record.id, min(shared)))
+    assert not leaks, leaks[:10]
+
+
+def read_labelled_corpus():
+    for path in sorted((REPO / "corpus").glob("*.jsonl")):
+        yield from read_labelled(path)
