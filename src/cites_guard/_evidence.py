@@ -105,7 +105,7 @@ def summarize(
         taxonomy: The taxonomy the hits refer to.
         views: The normalised fields, used to tell the specimen kind.
     """
-    words = ad_words(view.text for view in views)
+    views = tuple(views)
     positives = [h for h in hits if h.entry.kind in _STRENGTH]
     lookalikes = [h for h in hits if h.entry.kind == "lookalike"]
     cues = [h for h in hits if h.entry.kind == "negation"]
@@ -153,6 +153,7 @@ def summarize(
                 scored_by_taxon[name].extend(scored_by_taxon.pop(ancestor))
 
     matches: list[Match] = []
+    words = ad_words(view.text for view in views) if scored_by_taxon else frozenset()
     for name, items in scored_by_taxon.items():
         taxon = taxonomy.get(name)
         if taxon is None or not items:

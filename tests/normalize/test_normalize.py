@@ -149,3 +149,23 @@ def test_hostile_mixtures_never_raise(text: str) -> None:
     if view.text:
         a, b = view.source_span(0, len(view.text))
         assert text[a:b]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_fast_path_equals_the_general_path(text: str) -> None:
+    """The ASCII fast path gives exactly the view the general path gives."""
+    from cites_guard.normalize import _normalize_any
+
+    assert normalize(text) == _normalize_any(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Good  offer!! ivoooory, 2x bangles", "all sell -- teeth", "a b", "a b c d", "x.y", ""],
+)
+def test_ascii_fast_path_examples(text: str) -> None:
+    """Typical plain ads give the same view on both paths."""
+    from cites_guard.normalize import _normalize_any
+
+    assert normalize(text) == _normalize_any(text)
