@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cites_guard.normalize import normalize, normalize_term
+from cites_guard.normalize import _normalize_any, normalize, normalize_term
 
 # (trick, script/language, disguised text, expected normalised form)
 TRICKS = [
@@ -155,8 +155,6 @@ def test_hostile_mixtures_never_raise(text: str) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
 def test_ascii_fast_path_equals_the_general_path(text: str) -> None:
     """The ASCII fast path gives exactly the view the general path gives."""
-    from cites_guard.normalize import _normalize_any
-
     assert normalize(text) == _normalize_any(text)
 
 
@@ -166,6 +164,4 @@ def test_ascii_fast_path_equals_the_general_path(text: str) -> None:
 )
 def test_ascii_fast_path_examples(text: str) -> None:
     """Typical plain ads give the same view on both paths."""
-    from cites_guard.normalize import _normalize_any
-
     assert normalize(text) == _normalize_any(text)
