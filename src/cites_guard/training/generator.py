@@ -21,6 +21,8 @@ from cites_guard.training._phrases import (
     CATEGORIES,
     CURRENCY,
     EVERYDAY_CATEGORIES,
+    EVERYDAY_ITEMS,
+    EVERYDAY_NOUNS,
     FILLER,
     SELL,
     WANTED,
@@ -31,6 +33,7 @@ __all__ = ["generate"]
 _TERMS_PER_LANGUAGE = 3
 _OBFUSCATION_RATE = 0.25
 _WANTED_RATE = 0.15
+_EVERYDAY_PER_LANGUAGE = 150
 
 
 class _Writer:
@@ -249,6 +252,36 @@ def _ambiguous_negatives(
                 )
 
 
+def _everyday(
+    writer: _Writer, counter: Iterator[int], per_language: int
+) -> Iterator[LabelledListing]:
+    """Ordinary goods in every language: most of what a marketplace sells."""
+    rng = writer.rng
+    for lang in LANGUAGES:
+        for _ in range(per_language):
+            if rng.random() < 0.5:
+                item, category = rng.choice(EVERYDAY_ITEMS)
+            else:
+                item, category = rng.choice(EVERYDAY_NOUNS[lang]), rng.choice(EVERYDAY_CATEGORIES)
+            price, currency = writer.price(lang)
+            yield LabelledListing(
+                id=f"g-{next(counter):06d}",
+                lang=lang,
+                title=writer.title(lang, item),
+                description=writer.description(lang, None),
+                price=price,
+                currency=currency,
+                category=category,
+                label=0,
+                taxon=None,
+                appendix=None,
+                specimen=None,
+                difficulty="easy_negative",
+                rationale="generated: ordinary goods",
+                source="generated",
+            )
+
+
 def generate(
     taxonomy: Taxonomy, *, seed: int, everyday: Sequence[LabelledListing] = ()
 ) -> list[LabelledListing]:
@@ -278,4 +311,5 @@ def generate(
     rows.extend(_lookalike_negatives(taxonomy, writer, counter))
     rows.extend(_cue_negatives(taxonomy, writer, counter))
     rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
+    rows.extend(_everyday(writer, counter, per_language=_EVERYDAY_PER_LANGUAGE))
     return rows

@@ -1,0 +1,105 @@
+"""Score a stream of listings on every core, in order, with memory flat in input size.
+
+Worker processes each build their own :class:`~cites_guard.guard.Guard` from the
+:class:`~cites_guard.config.Settings` (the model path travels, never a live ONNX session);
+the parent reads and validates input, sends batches, and yields results in input order.
+At most ``workers * 4`` batches are in flight, so a 5 GB input never sits in memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from cites_guard._batching import iter_batches
+from cites_guard.assessment import Assessment
+from cites_guard.config import Settings
+from cites_guard.guard import Guard
+from cites_guard.listing import Listing
+
+__all__ = ["assess_parallel", "assess_parallel_json", "default_workers"]
+
+_worker_guard: Guard | None = None
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init_worker(settings_json: str) -> None:
+    global _worker_guard  # noqa: PLW0603 - one guard per worker process, built once
+    # One ONNX thread per process: the processes are the parallelism.
+    settings = Settings.model_validate_json(settings_json)
+    model = settings.model.model_copy(update={"intra_op_threads": 1})
+    _worker_guard = Guard.default(settings.model_copy(update={"model": model}))
+
+
+def _score_batch(batch: list[dict[str, Any]]) -> list[str]:
+    if _worker_guard is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("worker not initialised")
+    listings = [Listing.model_validate(item) for item in batch]
+    return [a.model_dump_json() for a in _worker_guard.assess_many(listings)]
+
+
+def assess_parallel_json(
+    listings: Iterable[Listing],
+    *,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    batch_size: int = 64,
+) -> Iterator[str]:
+    """Assess listings in worker processes; yield each assessment as JSON, in input order.
+
+    Args:
+        listings: Any iterable, read lazily.
+        settings: Settings for every worker's guard (default ``Settings()``).
+        workers: Worker processes (default: all cores).
+        batch_size: Listings per task.
+    """
+    settings = settings or Settings()
+    count = workers or default_workers()
+    context = multiprocessing.get_context("spawn")  # fork + onnxruntime threads can deadlock
+    window = count * 4
+    with ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings.model_dump_json(),),
+    ) as pool:
+        pending: deque[Future[list[str]]] = deque()
+        for batch in iter_batches(listings, batch_size):
+            payload = [listing.model_dump(mode="json") for listing in batch]
+            pending.append(pool.submit(_score_batch, payload))
+            if len(pending) >= window:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def assess_parallel(
+    listings: Iterable[Listing],
+    *,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    batch_size: int = 64,
+) -> Iterator[Assessment]:
+    """Like :func:`assess_parallel_json`, yielding :class:`Assessment` objects.
+
+    Example:
+        >>> from cites_guard import Listing
+        >>> ads = [Listing(id=str(i), title="carved ivory bangle") for i in range(3)]
+        >>> [a.listing_id for a in assess_parallel(ads, workers=2)]
+        ['0', '1', '2']
+    """
+    for text in assess_parallel_json(
+        listings, settings=settings, workers=workers, batch_size=batch_size
+    ):
+        yield Assessment.model_validate_json(text)
