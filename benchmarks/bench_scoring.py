@@ -16,6 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from cites_guard import Guard, Listing
+from cites_guard.batch import assess_parallel_json
+from cites_guard.model import model_text
+from cites_guard.normalize import normalize
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "listings.jsonl"
 
@@ -79,11 +84,6 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from cites_guard import Guard, Listing
-    from cites_guard.batch import assess_parallel_json
-    from cites_guard.model import model_text
-    from cites_guard.normalize import normalize
-
     rows = [Listing.model_validate(r) for r in make_listings(args.listings)]
     words = statistics.mean(
         len(f"{r.title} {r.description}".split()) for r in rows[: len(rows) // 10 or 1]
@@ -112,17 +112,13 @@ def main() -> int:
 
     one = [rate(guard.assess_many(rows, batch_size=64)) for _ in range(args.repeats)]
     figures["throughput_1_process_per_s"] = round(statistics.median(one))
-    two = [
-        rate(assess_parallel_json(rows, workers=2, batch_size=128)) for _ in range(args.repeats)
-    ]
+    two = [rate(assess_parallel_json(rows, workers=2, batch_size=128)) for _ in range(args.repeats)]
     figures["throughput_2_workers_per_s"] = round(statistics.median(two))
     figures["speedup_2_vs_1"] = round(statistics.median(two) / statistics.median(one), 2)
 
     # The floor: tokenizers' encode_batch alone on the same (normalised) texts.
     tokenizer = guard.scorer._tokenizer  # type: ignore[attr-defined]  # noqa: SLF001
-    texts = [
-        model_text({f: normalize(t) for f, t in listing.text_fields()}) for listing in rows
-    ]
+    texts = [model_text({f: normalize(t) for f, t in listing.text_fields()}) for listing in rows]
     encode = []
     for _ in range(args.repeats):
         start = time.perf_counter()
