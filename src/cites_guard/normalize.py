@@ -337,9 +337,11 @@ def _join_unspaced(segments: list[tuple[int, list[_Unit]]]) -> list[tuple[int, l
             and segments[i + 1][0] == _UNSPACED
             and len(units) <= _MAX_SPLIT_GAP
         ):
-            hidden = any(not u.char.isspace() for u in units)
             merged = out[-1][1]
             nxt = segments[i + 1][1]
+            # Symbols inside a word hide it; so do spaces that isolate single characters
+            # ("象 牙", "ง า ช้ า ง"), unlike the spaces between Korean or Thai words.
+            hidden = any(not u.char.isspace() for u in units) or min(len(merged), len(nxt)) == 1
             if hidden:
                 merged[-1].obfuscated = True
                 nxt[0].obfuscated = True
