@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from cites_guard.errors import InputError
 from cites_guard.listing import MAX_FIELD_CHARS, Listing
 
-__all__ = ["Record", "read_records"]
+__all__ = ["Record", "is_csv", "parse_jsonl_line", "raw_jsonl_lines", "read_records"]
 
 _RAW_KEPT = 4096  # characters of a rejected record kept in the errors file
 
@@ -64,26 +64,46 @@ def _listing(data: Any, line: int) -> Listing:
         raise InputError(first["msg"], record=line, field=field) from exc
 
 
+def parse_jsonl_line(line: int, chunk: bytes) -> Record:
+    """Parse one JSON Lines record; a bad one comes back with its error, never raises."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raw = chunk.decode("utf-8", errors="backslashreplace")[:_RAW_KEPT]
+        field = _field_with_bad_bytes(chunk)
+        error = InputError(f"invalid UTF-8 at byte {exc.start}", record=line, field=field)
+        return Record(line, raw, None, error)
+    try:
+        data = json.loads(text)
+        return Record(line, "", _listing(data, line), None)
+    except json.JSONDecodeError as exc:
+        error = InputError(f"not JSON: {exc.msg} at column {exc.colno}", record=line)
+        return Record(line, text[:_RAW_KEPT], None, error)
+    except InputError as exc:
+        return Record(line, text[:_RAW_KEPT], None, exc)
+
+
+def raw_jsonl_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """Stream ``(line number, raw bytes)`` of a JSON Lines input, skipping blank lines."""
+    handle = _open_binary(path)
+    try:
+        for line, chunk in enumerate(handle, start=1):
+            if chunk.strip():
+                yield line, chunk
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def is_csv(path: str) -> bool:
+    """Whether ``path`` is read as CSV (by its extension, ``.gz`` aside)."""
+    return _format(path) == "csv"
+
+
 def _jsonl(handle: IO[bytes]) -> Iterator[Record]:
     for line, chunk in enumerate(handle, start=1):
-        if not chunk.strip():
-            continue
-        try:
-            text = chunk.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raw = chunk.decode("utf-8", errors="backslashreplace")[:_RAW_KEPT]
-            field = _field_with_bad_bytes(chunk)
-            error = InputError(f"invalid UTF-8 at byte {exc.start}", record=line, field=field)
-            yield Record(line, raw, None, error)
-            continue
-        try:
-            data = json.loads(text)
-            yield Record(line, "", _listing(data, line), None)
-        except json.JSONDecodeError as exc:
-            error = InputError(f"not JSON: {exc.msg} at column {exc.colno}", record=line)
-            yield Record(line, text[:_RAW_KEPT], None, error)
-        except InputError as exc:
-            yield Record(line, text[:_RAW_KEPT], None, exc)
+        if chunk.strip():
+            yield parse_jsonl_line(line, chunk)
 
 
 def _csv(handle: IO[bytes]) -> Iterator[Record]:

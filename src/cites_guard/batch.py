@@ -16,12 +16,18 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from cites_guard._batching import iter_batches
+from cites_guard._records import parse_jsonl_line
 from cites_guard.assessment import Assessment
 from cites_guard.config import Settings
 from cites_guard.guard import Guard
 from cites_guard.listing import Listing
 
-__all__ = ["assess_parallel", "assess_parallel_json", "default_workers"]
+__all__ = [
+    "assess_parallel",
+    "assess_parallel_json",
+    "default_workers",
+    "score_jsonl_parallel",
+]
 
 _worker_guard: Guard | None = None
 
@@ -103,3 +109,55 @@ def assess_parallel(
         listings, settings=settings, workers=workers, batch_size=batch_size
     ):
         yield Assessment.model_validate_json(text)
+
+
+def _score_lines(batch: list[tuple[int, bytes]]) -> list[tuple[int, str, str, str | None, str]]:
+    """Parse, validate and score raw JSONL lines in a worker.
+
+    Returns, per line, ``(line, "ok", assessment_json, truncated_fields, "")`` or
+    ``(line, "error", reason, field, raw)``.
+    """
+    if _worker_guard is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("worker not initialised")
+    records = [parse_jsonl_line(line, chunk) for line, chunk in batch]
+    good = [r.listing for r in records if r.listing is not None]
+    results = iter(_worker_guard.assess_many(good))
+    out: list[tuple[int, str, str, str | None, str]] = []
+    for record in records:
+        if record.listing is None:
+            error = record.error
+            reason = error.reason if error else "unreadable"
+            out.append((record.line, "error", reason, error.field if error else None, record.raw))
+        else:
+            truncated = ",".join(record.listing.truncated_fields) or None
+            out.append((record.line, "ok", next(results).model_dump_json(), truncated, ""))
+    return out
+
+
+def score_jsonl_parallel(
+    lines: Iterable[tuple[int, bytes]],
+    *,
+    settings: Settings,
+    workers: int,
+    batch_size: int = 128,
+) -> Iterator[tuple[int, str, str, str | None, str]]:
+    """Score raw JSON Lines in worker processes; yield per-line outcomes in input order.
+
+    The parent only reads bytes: parsing, validation and scoring all happen in the workers,
+    so throughput grows with the number of cores.
+    """
+    context = multiprocessing.get_context("spawn")
+    window = workers * 4
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings.model_dump_json(),),
+    ) as pool:
+        pending: deque[Future[list[tuple[int, str, str, str | None, str]]]] = deque()
+        for batch in iter_batches(lines, batch_size):
+            pending.append(pool.submit(_score_lines, batch))
+            if len(pending) >= window:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()

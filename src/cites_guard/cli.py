@@ -20,8 +20,8 @@ from typing import IO, TextIO
 
 from cites_guard import __version__
 from cites_guard._batching import iter_batches
-from cites_guard._records import Record, read_records
-from cites_guard.assessment import Assessment
+from cites_guard._records import is_csv, raw_jsonl_lines, read_records
+from cites_guard.batch import default_workers, score_jsonl_parallel
 from cites_guard.config import ModelSettings, Settings
 from cites_guard.errors import CitesGuardError
 from cites_guard.guard import Guard
@@ -68,40 +68,44 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _warn(stream: TextIO, record: Record | None, message: str) -> None:
-    where = f"line {record.line}: " if record is not None else ""
-    stream.write(f"cites-guard: {where}{message}\n")
+Outcome = tuple[int, str, str, str | None, str]
+"""Per input record: ``(line, "ok", assessment_json, truncated, "")`` or
+``(line, "error", reason, field, raw)``."""
 
 
-def _scored_records(
-    records: Iterator[Record],
-    guard: Guard,
-    batch_size: int,
-    on_reject: Callable[[Record], None],
-    on_warning: Callable[[Record, str], None],
-) -> Iterator[tuple[Record, Assessment]]:
-    """Assess valid records in batches; hand rejected ones to ``on_reject`` as they come."""
-
-    def valid() -> Iterator[Record]:
-        for record in records:
-            if record.error is not None:
-                on_reject(record)
-                continue
-            listing = record.listing
-            if listing is not None and listing.truncated_fields:
-                fields = ", ".join(listing.truncated_fields)
-                on_warning(record, f"{fields} cut to {MAX_FIELD_CHARS} characters (flagged)")
-            yield record
-
-    for batch in iter_batches(valid(), batch_size):
+def _outcomes_in_process(path: str, guard: Guard, batch_size: int) -> Iterator[Outcome]:
+    """Score in this process, in batches, keeping input order."""
+    for batch in iter_batches(read_records(path), batch_size):
         listings: list[Listing] = [r.listing for r in batch if r.listing is not None]
-        yield from zip(batch, guard.assess_many(listings, batch_size=batch_size), strict=True)
+        results = iter(guard.assess_many(listings, batch_size=batch_size))
+        for record in batch:
+            if record.listing is None:
+                error = record.error
+                reason = error.reason if error else "unreadable"
+                yield record.line, "error", reason, error.field if error else None, record.raw
+            else:
+                truncated = ",".join(record.listing.truncated_fields) or None
+                yield record.line, "ok", next(results).model_dump_json(), truncated, ""
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     stderr = sys.stderr
-    guard = Guard.default(_settings(args))
+    settings = _settings(args)
+    workers = args.workers or default_workers()
+    if workers > 1 and is_csv(args.input):
+        workers = 1  # CSV rows may span lines: parsed and scored in this process
+    if workers > 1:
+        Guard.default(settings)  # fail fast, in the parent, on a bad model or taxonomy
+        outcomes: Iterator[Outcome] = score_jsonl_parallel(
+            raw_jsonl_lines(args.input),
+            settings=settings,
+            workers=workers,
+            batch_size=args.batch_size,
+        )
+    else:
+        outcomes = _outcomes_in_process(args.input, Guard.default(settings), args.batch_size)
     rejected = 0
+    scored = 0
     decisions: Counter[str] = Counter()
     files = contextlib.ExitStack()
     errors_handle: IO[str] | None = (
@@ -116,44 +120,29 @@ def _cmd_score(args: argparse.Namespace) -> int:
     )
     progress = _Progress(stderr, enabled=not args.quiet)
     started = time.monotonic()
-    scored = 0
-
-    def reject(record: Record) -> None:
-        nonlocal rejected
-        rejected += 1
-        error = record.error
-        if error is None:
-            return
-        _warn(
-            stderr,
-            record,
-            f"rejected: {error.reason}" + (f" (field {error.field!r})" if error.field else ""),
-        )
-        if errors_handle is not None:
-            errors_handle.write(
-                json.dumps(
-                    {
-                        "line": record.line,
-                        "field": error.field,
-                        "reason": error.reason,
-                        "record": record.raw,
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-
-    def warn(record: Record, message: str) -> None:
-        if not args.quiet:
-            _warn(stderr, record, message)
-
     try:
-        for _record, assessment in _scored_records(
-            read_records(args.input), guard, args.batch_size, reject, warn
-        ):
-            output.write(assessment.model_dump_json() + "\n")
+        for line, kind, payload, extra, raw in outcomes:
+            if kind == "error":
+                rejected += 1
+                where = f" (field {extra!r})" if extra else ""
+                stderr.write(f"cites-guard: line {line}: rejected: {payload}{where}\n")
+                if errors_handle is not None:
+                    errors_handle.write(
+                        json.dumps(
+                            {"line": line, "field": extra, "reason": payload, "record": raw},
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
+                continue
+            if extra and not args.quiet:
+                stderr.write(
+                    f"cites-guard: line {line}: {extra} cut to {MAX_FIELD_CHARS} characters "
+                    "(flagged)\n"
+                )
+            output.write(payload + "\n")
             scored += 1
-            decisions[assessment.decision] += 1
+            decisions[_decision_of(payload)] += 1
             progress.update(scored, rejected)
     finally:
         progress.close()
@@ -164,9 +153,18 @@ def _cmd_score(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{k} {decisions[k]:,}" for k in ("allow", "review", "block"))
         stderr.write(
             f"cites-guard: scored {scored:,}, rejected {rejected:,} ({summary}) in "
-            f"{elapsed:.1f}s, {scored / max(elapsed, 1e-9):,.0f} listings/s\n"
+            f"{elapsed:.1f}s with {workers} worker(s), "
+            f"{scored / max(elapsed, 1e-9):,.0f} listings/s\n"
         )
     return 1 if rejected else 0
+
+
+def _decision_of(assessment_json: str) -> str:
+    """The decision of a serialised assessment, without parsing the whole document."""
+    for decision in ("block", "review", "allow"):
+        if f'"decision":"{decision}"' in assessment_json:
+            return decision
+    return "allow"
 
 
 def _cmd_taxa(args: argparse.Namespace) -> int:
@@ -223,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--threshold", type=float, help="review threshold (0..1)")
     score.add_argument("--no-model", action="store_true", help="score from evidence alone")
     score.add_argument("--batch-size", type=int, default=64, help="listings per model call")
+    score.add_argument(
+        "--workers", type=int, default=0, help="worker processes (default: all cores; 1: none)"
+    )
     score.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     score.set_defaults(handler=_cmd_score)
 

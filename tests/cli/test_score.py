@@ -74,3 +74,33 @@ def test_taxa_lookup_in_any_language(capsys: pytest.CaptureFixture[str]) -> None
     """taxa finds a taxon by a common name in another language and prints its appendix."""
     assert main(["taxa", "穿山甲"]) == 0
     assert "Manis" in capsys.readouterr().out
+
+
+def test_workers_give_identical_output_and_errors(tmp_path: Path) -> None:
+    """Two worker processes write exactly what one process writes, errors included."""
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps({**GOOD, "id": str(i), "title": f"ivory bangle {i}"}) for i in range(300)]
+    lines.insert(7, "{broken")
+    source.write_text("\n".join(lines) + "\n")
+    outputs = []
+    for workers in ("1", "2"):
+        out, errors = tmp_path / f"out{workers}.jsonl", tmp_path / f"err{workers}.jsonl"
+        status = main(
+            [
+                "score",
+                str(source),
+                "-o",
+                str(out),
+                "--errors",
+                str(errors),
+                "-q",
+                "--workers",
+                workers,
+                "--batch-size",
+                "16",
+            ]
+        )
+        assert status == 1
+        outputs.append((out.read_text(), errors.read_text()))
+    assert outputs[0] == outputs[1]
+    assert _lines(tmp_path / "err2.jsonl")[0]["line"] == 8
