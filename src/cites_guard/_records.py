@@ -40,10 +40,9 @@ class Record:
 def _open_binary(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
-    handle: IO[bytes] = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
     if path.endswith(".gz"):
-        return cast("IO[bytes]", gzip.GzipFile(fileobj=handle, mode="rb"))
-    return handle
+        return cast("IO[bytes]", gzip.open(path, "rb"))
+    return Path(path).open("rb")
 
 
 def _format(path: str) -> str:
