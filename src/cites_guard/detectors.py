@@ -146,8 +146,49 @@ class TermDetector:
         return hits
 
 
+_SHORT_SPACED = 3  # letters: "SM", "tai", "cú" are words of their own too often
+_SHORT_UNSPACED = 1  # characters: 牙 (tooth), 象 (in 印象, 象棋) say nothing alone
+_SHARED_BY = 3  # a term several unrelated taxa claim ("tame", "ringed") is generic
+
+
+def _is_weak(form: str) -> bool:
+    """Too short to be evidence on its own, in the script it is written in."""
+    if not form:
+        return True
+    if _spaced(form[0]):
+        return len(form.replace(" ", "")) <= _SHORT_SPACED
+    return len(form) <= _SHORT_UNSPACED + 1
+
+
+def _generic_forms(taxonomy: Taxonomy) -> set[str]:
+    """Normalised terms claimed by several taxa that are not one another's ancestors."""
+    claims: dict[str, set[str]] = {}
+    for taxon in taxonomy.taxa:
+        for term in taxon.all_terms():
+            claims.setdefault(normalize_term(term), set()).add(taxon.name)
+    generic = set()
+    for form, names in claims.items():
+        if len(names) < _SHARED_BY:
+            continue
+        roots = set()
+        for name in names:
+            found = taxonomy.get(name)
+            while found is not None and found.parent is not None and found.parent in names:
+                found = taxonomy.get(found.parent)
+            roots.add(found.name if found else name)
+        if len(roots) >= _SHARED_BY:
+            generic.add(form)
+    return generic
+
+
 def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
-    """Every term of a taxonomy as detector entries: names, products, code words, cues."""
+    """Every term of a taxonomy as detector entries: names, products, code words, cues.
+
+    Safeguards against over-general data: a single CJK or Thai character is dropped; very
+    short words, and terms several unrelated taxa claim, count only as weak (ambiguous)
+    evidence, like the terms the taxonomy itself marks ambiguous.
+    """
+    generic = _generic_forms(taxonomy)
     entries: list[TermEntry] = []
     for taxon in taxonomy.taxa:
         ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
@@ -158,10 +199,12 @@ def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
         )
         for kind, table in tables:
             for lang, terms in table.items():
-                entries.extend(
-                    TermEntry(term, kind, lang, taxon.name, term.casefold() in ambiguous)
-                    for term in terms
-                )
+                for term in terms:
+                    form = normalize_term(term)
+                    if len(form) <= _SHORT_UNSPACED and form and not _spaced(form[0]):
+                        continue
+                    weak = term.casefold() in ambiguous or _is_weak(form) or form in generic
+                    entries.append(TermEntry(term, kind, lang, taxon.name, weak))
         entries.extend(
             TermEntry(name, "species", None, taxon.name) for name in (taxon.name, *taxon.synonyms)
         )

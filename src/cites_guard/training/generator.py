@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterator, Sequence
 
 from cites_guard.dataset import Difficulty, LabelledListing
+from cites_guard.detectors import terms_of
 from cites_guard.taxonomy import GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
 from cites_guard.training._obfuscate import obfuscate
 from cites_guard.training._phrases import (
@@ -109,9 +110,12 @@ def _group_of_lookalike(lookalike: Lookalike, taxonomy: Taxonomy) -> str | None:
     return None
 
 
-def _positives(taxon: Taxon, writer: _Writer, counter: Iterator[int]) -> Iterator[LabelledListing]:
+def _positives(
+    taxon: Taxon, writer: _Writer, counter: Iterator[int], weak: set[tuple[str, str]]
+) -> Iterator[LabelledListing]:
     rng = writer.rng
     ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
+    ambiguous |= {term for name, term in weak if name == taxon.name}
     for lang in LANGUAGES:
         pool: list[tuple[Difficulty, str]] = []
         tables: tuple[tuple[Difficulty, dict[str, list[str]]], ...] = (
@@ -306,8 +310,10 @@ def generate(
     writer = _Writer(rng)
     counter = iter(range(1, 10**9))
     rows: list[LabelledListing] = []
+    # Terms the detectors treat as weak (short, generic, ambiguous) never make a positive.
+    weak = {(e.target, e.term.casefold()) for e in terms_of(taxonomy) if e.ambiguous}
     for taxon in taxonomy.taxa:
-        rows.extend(_positives(taxon, writer, counter))
+        rows.extend(_positives(taxon, writer, counter, weak))
     rows.extend(_lookalike_negatives(taxonomy, writer, counter))
     rows.extend(_cue_negatives(taxonomy, writer, counter))
     rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
