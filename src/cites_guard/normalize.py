@@ -420,12 +420,110 @@ def normalize(text: str) -> NormalizedText:
     """
     if text.isascii() and _ASCII_TRICKS.search(text) is None:
         return _normalize_ascii(text)
+    if _UNSPACED_CHARS.search(text) is None:
+        chunked = _normalize_chunked(text)
+        if chunked is not None:
+            return chunked
     return _normalize_any(text)
+
+
+# Only the characters the general path turns into separators split chunks (not \x1f...).
+_SPACES = " \t\n\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_WHITESPACE_RUNS = re.compile(f"(?P<space>[{_SPACES}]+)|[^{_SPACES}]+")
+_UNSPACED_CHARS = re.compile(
+    "[\u0e00-\u0e7f\u3040-\u30ff\u31f0-\u31ff\u3400-\u9fff\uac00-\ud7af\u1100-\u11ff"
+    "\u3130-\u318f\uf900-\ufaff\U00020000-\U0003ffff]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """The view of one whitespace-free chunk, with what matters at its edges."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    flags: tuple[bool, ...]
+    letter_first: bool  # its first word is one letter (a split word may continue)
+    letter_last: bool  # its last word is one letter
+    hides_previous: bool  # starts with a zero-width character, which flags what precedes
+
+
+def _single_letter(segment: tuple[int, list[_Unit]]) -> bool:
+    kind, units = segment
+    return kind == _LATIN and len(units) == 1 and units[0].cls in _ALPHABETIC
+
+
+@lru_cache(maxsize=100_000)
+def _chunk(chunk: str) -> _Chunk:
+    segments = _segments(_units(chunk))
+    words = [segment for segment in segments if segment[0] != _SEP]
+    letter_first = bool(words) and _single_letter(words[0])
+    letter_last = bool(words) and _single_letter(words[-1])
+    view = _assemble(chunk, segments)
+    first_kept = next((i for i, char in enumerate(chunk) if _fold_char(char)), len(chunk))
+    hides_previous = any(unicodedata.category(c) == "Cf" for c in chunk[:first_kept])
+    return _Chunk(
+        view.text,
+        view.starts,
+        view.ends,
+        view.obfuscated,
+        letter_first,
+        letter_last,
+        hides_previous,
+    )
+
+
+def _normalize_chunked(text: str) -> NormalizedText | None:
+    """The general path run once per whitespace-free chunk, with chunks memoised.
+
+    Words repeat across listings, so most chunks are already known. Returns ``None`` when
+    a trick could span chunks (one-letter words side by side, CJK or Thai text), for the
+    caller to take the general path over the whole text.
+    """
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    flags: list[bool] = []
+    previous_letter_last = False
+    for match in _WHITESPACE_RUNS.finditer(text):
+        start, end = match.span()
+        piece = match.group()
+        if match.lastgroup == "space":
+            if chars and chars[-1].endswith(" "):
+                ends[-1] = end
+            else:
+                chars.append(" ")
+                starts.append(start)
+                ends.append(end)
+                flags.append(False)
+            continue
+        chunk = _chunk(piece)
+        if chunk.letter_first and previous_letter_last:
+            return None
+        if chunk.hides_previous and flags:
+            flags[-1] = True
+        previous_letter_last = chunk.letter_last
+        offset = 0
+        if chunk.text.startswith(" ") and chars and chars[-1].endswith(" "):
+            ends[-1] = start + chunk.ends[0]
+            flags[-1] = flags[-1] or chunk.flags[0]
+            offset = 1
+        if offset < len(chunk.text):
+            chars.append(chunk.text[offset:])
+        starts.extend(s + start for s in chunk.starts[offset:])
+        ends.extend(e + start for e in chunk.ends[offset:])
+        flags.extend(chunk.flags[offset:])
+    return NormalizedText(text, "".join(chars), tuple(starts), tuple(ends), tuple(flags))
 
 
 def _normalize_any(text: str) -> NormalizedText:
     """The general path: character by character, every trick undone."""
-    segments = _segments(_units(text))
+    return _assemble(text, _segments(_units(text)))
+
+
+def _assemble(text: str, segments: list[tuple[int, list[_Unit]]]) -> NormalizedText:
+    """Undo word-level tricks on the segments and write the view with its offset map."""
     for kind, units in segments:
         if kind == _LATIN:
             _fix_homoglyphs(units)

@@ -165,3 +165,39 @@ def test_ascii_fast_path_equals_the_general_path(text: str) -> None:
 def test_ascii_fast_path_examples(text: str) -> None:
     """Typical plain ads give the same view on both paths."""
     assert normalize(text) == _normalize_any(text)
+
+
+_MIXED = st.text(
+    alphabet=st.sampled_from(
+        list("ivoryIVORY01345@$ .,-*_\n\t")
+        + list("слоновакостьаеоріїÉéèàçßøłğışñ")
+        + ["\u200b", "\u00ad", "\u0301", "\u00a0", "🐘", "🦷", "ﬁ", "Ｉ", "٣", "ة", "ع", "ا"]
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_MIXED)
+def test_chunked_path_equals_the_general_path(text: str) -> None:
+    """Normalising chunk by chunk gives exactly the view of the general path."""
+    assert normalize(text) == _normalize_any(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Браслет из слоновой кости, б/у",
+        "i v o r y",
+        "a. b. c",
+        "и в с ещё",
+        "café  ï ",
+        "Elfenbein-Schnitzerei, 19. Jh.",
+        "sc4les  п4нголин",
+        "x \u200b y",
+        "🐘 🦷 bangle",
+    ],
+)
+def test_chunked_path_examples(text: str) -> None:
+    """Typical non-ASCII ads give the same view on the chunked and general paths."""
+    assert normalize(text) == _normalize_any(text)
