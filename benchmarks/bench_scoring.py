@@ -33,7 +33,13 @@ def make_listings(count: int, words: int = 80) -> list[dict[str, object]]:
         row = dict(base[i % len(base)])
         description = str(row.get("description") or "")
         text = description
-        while len(f"{row['title']} {text}".split()) < words and description:
+        # About `words` words, or the same length in characters (about six a word) for
+        # scripts that do not separate words with spaces.
+        while (
+            len(f"{row['title']} {text}".split()) < words
+            and len(f"{row['title']} {text}") < words * 6
+            and description
+        ):
             text = f"{text} {description}"
         row["description"] = text
         row["id"] = f"bench-{i}"

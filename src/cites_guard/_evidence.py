@@ -107,11 +107,11 @@ def summarize(
     """
     views = tuple(views)
     positives = [h for h in hits if h.entry.kind in _STRENGTH]
-    lookalikes = [h for h in hits if h.entry.kind == "lookalike"]
-    cues = [h for h in hits if h.entry.kind == "negation"]
+    lookalikes = _one_per_span(h for h in hits if h.entry.kind == "lookalike")
+    cues = _one_per_span(h for h in hits if h.entry.kind == "negation")
     resembled: set[str] = set()
     for hit in lookalikes:
-        found = next((t for t in taxonomy.lookalikes if t.name == hit.entry.target), None)
+        found = taxonomy.lookalikes_by_name.get(hit.entry.target)
         if found is not None:
             resembled.update(found.resembles)
 
@@ -183,6 +183,14 @@ def summarize(
     return EvidenceSummary(
         tuple(matches), lookalike_evidence, min(risk, _MAX_STRENGTH), tuple(notes)
     )
+
+
+def _one_per_span(hits: Iterable[Hit]) -> list[Hit]:
+    """The first hit of each field span (cue and look-alike words repeat across languages)."""
+    seen: dict[tuple[str, int, int], Hit] = {}
+    for hit in hits:
+        seen.setdefault((hit.field, hit.view_start, hit.view_end), hit)
+    return list(seen.values())
 
 
 def _unique_spans(hits: Iterable[Hit]) -> list[Evidence]:

@@ -110,8 +110,19 @@ class TermDetector:
         by_form: dict[str, list[TermEntry]] = {}
         for entry in entries:
             form = normalize_term(entry.term)
-            if form:
-                by_form.setdefault(form, []).append(entry)
+            if not form:
+                continue
+            # One entry per meaning: the same word listed in ten languages is one hit, not
+            # ten (the strongest listing of it wins: not ambiguous, then first seen).
+            same = by_form.setdefault(form, [])
+            twin = next(
+                (i for i, e in enumerate(same) if (e.kind, e.target) == (entry.kind, entry.target)),
+                None,
+            )
+            if twin is None:
+                same.append(entry)
+            elif same[twin].ambiguous and not entry.ambiguous:
+                same[twin] = entry
         self._forms: list[str] = list(by_form)
         self._entries: list[tuple[TermEntry, ...]] = [tuple(by_form[f]) for f in self._forms]
         self._automaton = Automaton(self._forms)

@@ -226,6 +226,7 @@ class Taxonomy:
         self.lookalikes: tuple[Lookalike, ...] = tuple(lookalikes)
         self.cues: tuple[Cue, ...] = tuple(cues)
         self.version = version
+        self.lookalikes_by_name: dict[str, Lookalike] = {lk.name: lk for lk in self.lookalikes}
         self._by_name: dict[str, Taxon] = {}
         for taxon in self.taxa:
             key = taxon.name.casefold()
