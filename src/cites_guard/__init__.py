@@ -28,6 +28,7 @@ from cites_guard.errors import (
     ReportAuthError,
     ReportDeliveryError,
     ReportError,
+    ReportSignatureError,
     ReportValidationError,
     TaxonomyError,
     TrainingError,
@@ -35,6 +36,13 @@ from cites_guard.errors import (
 from cites_guard.guard import Guard
 from cites_guard.listing import Listing
 from cites_guard.normalize import NormalizedText, normalize
+from cites_guard.report import (
+    ModeratorOutcome,
+    Report,
+    Reporter,
+    ReporterInfo,
+    ReportSettings,
+)
 from cites_guard.scoring import EvidenceScorer, Scorer
 from cites_guard.taxonomy import Lookalike, Taxon, Taxonomy, load_taxonomy
 
@@ -63,13 +71,19 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "ModelSettings",
+    "ModeratorOutcome",
     "NormalizedText",
     "OutboxError",
     "PolicySettings",
+    "Report",
     "ReportAuthError",
     "ReportDeliveryError",
     "ReportError",
+    "ReportSettings",
+    "ReportSignatureError",
     "ReportValidationError",
+    "Reporter",
+    "ReporterInfo",
     "Scorer",
     "ScoringStep",
     "Settings",

@@ -114,7 +114,8 @@ def assess_parallel(
 def _score_lines(batch: list[tuple[int, bytes]]) -> list[tuple[int, str, str, str | None, str]]:
     """Parse, validate and score raw JSONL lines in a worker.
 
-    Returns, per line, ``(line, "ok", assessment_json, truncated_fields, "")`` or
+    Returns, per line, ``(line, "ok", assessment_json, truncated_fields, listing_json)``
+    (``listing_json`` only when the policy reports the decision, else empty) or
     ``(line, "error", reason, field, raw)``.
     """
     if _worker_guard is None:  # pragma: no cover - the initializer always runs first
@@ -130,7 +131,11 @@ def _score_lines(batch: list[tuple[int, bytes]]) -> list[tuple[int, str, str, st
             out.append((record.line, "error", reason, error.field if error else None, record.raw))
         else:
             truncated = ",".join(record.listing.truncated_fields) or None
-            out.append((record.line, "ok", next(results).model_dump_json(), truncated, ""))
+            assessment = next(results)
+            # The listing travels back only when the policy reports it (for --report).
+            reportable = _worker_guard.policy.should_report(assessment.decision)
+            listing_json = record.listing.model_dump_json() if reportable else ""
+            out.append((record.line, "ok", assessment.model_dump_json(), truncated, listing_json))
     return out
 
 

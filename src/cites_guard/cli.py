@@ -20,7 +20,9 @@ from typing import IO, TextIO
 
 from cites_guard import __version__
 from cites_guard._batching import iter_batches
+from cites_guard._cli_reports import open_reporter
 from cites_guard._records import is_csv, raw_jsonl_lines, read_records
+from cites_guard.assessment import Assessment
 from cites_guard.batch import default_workers, score_jsonl_parallel
 from cites_guard.config import ModelSettings, Settings
 from cites_guard.errors import CitesGuardError
@@ -85,7 +87,10 @@ def _outcomes_in_process(path: str, guard: Guard, batch_size: int) -> Iterator[O
                 yield record.line, "error", reason, error.field if error else None, record.raw
             else:
                 truncated = ",".join(record.listing.truncated_fields) or None
-                yield record.line, "ok", next(results).model_dump_json(), truncated, ""
+                assessment = next(results)
+                reportable = guard.policy.should_report(assessment.decision)
+                listing_json = record.listing.model_dump_json() if reportable else ""
+                yield record.line, "ok", assessment.model_dump_json(), truncated, listing_json
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -106,8 +111,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
         outcomes = _outcomes_in_process(args.input, Guard.default(settings), args.batch_size)
     rejected = 0
     scored = 0
+    reported = 0
     decisions: Counter[str] = Counter()
     files = contextlib.ExitStack()
+    reporter = (
+        files.enter_context(open_reporter(args.report_config, args.outbox)) if args.report else None
+    )
     errors_handle: IO[str] | None = (
         files.enter_context(Path(args.errors).open("w", encoding="utf-8"))  # noqa: SIM115
         if args.errors
@@ -141,6 +150,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
                     "(flagged)\n"
                 )
             output.write(payload + "\n")
+            if reporter is not None and raw:
+                reporter.enqueue(
+                    Listing.model_validate_json(raw), Assessment.model_validate_json(payload)
+                )
+                reported += 1
             scored += 1
             decisions[_decision_of(payload)] += 1
             progress.update(scored, rejected)
@@ -154,7 +168,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         stderr.write(
             f"cites-guard: scored {scored:,}, rejected {rejected:,} ({summary}) in "
             f"{elapsed:.1f}s with {workers} worker(s), "
-            f"{scored / max(elapsed, 1e-9):,.0f} listings/s\n"
+            + (f"{reported:,} report(s) enqueued, " if reporter is not None else "")
+            + f"{scored / max(elapsed, 1e-9):,.0f} listings/s\n"
         )
     return 1 if rejected else 0
 
@@ -225,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=0, help="worker processes (default: all cores; 1: none)"
     )
     score.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    score.add_argument(
+        "--report",
+        action="store_true",
+        help="enqueue a report for each listing the policy reports (blocked, by default)",
+    )
+    score.add_argument("--outbox", metavar="FILE", help="outbox for --report (SQLite)")
+    score.add_argument(
+        "--report-config",
+        metavar="FILE",
+        help="report endpoint settings for --report (default: CITES_GUARD_REPORT_* variables)",
+    )
     score.set_defaults(handler=_cmd_score)
 
     taxa = commands.add_parser("taxa", help="look up what the taxonomy knows")
@@ -239,9 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Sub-commands that live beside the modules they drive."""
-    from cites_guard import _cli_model  # noqa: PLC0415 - keeps `score` start-up lean
+    from cites_guard import _cli_model, _cli_reports  # noqa: PLC0415 - lean start-up
 
-    return [_cli_model.register]
+    return [_cli_model.register, _cli_reports.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cites_guard.cli import main
+from cites_guard.outbox import Outbox
 
 GOOD = {"id": "ok-1", "title": "Carved ivory bangle", "price": 120, "currency": "EUR"}
 
@@ -104,3 +105,44 @@ def test_workers_give_identical_output_and_errors(tmp_path: Path) -> None:
         outputs.append((out.read_text(), errors.read_text()))
     assert outputs[0] == outputs[1]
     assert _lines(tmp_path / "err2.jsonl")[0]["line"] == 8
+
+
+def test_score_report_enqueues_blocked_listings(tmp_path: Path) -> None:
+    """score --report puts one report per blocked listing in the outbox, none for others."""
+    source = tmp_path / "in.jsonl"
+    rows = [
+        {
+            "id": "b1",
+            "title": "Pangolin scales 1kg, dried, for medicine",
+            "price": 300,
+            "currency": "USD",
+        },
+        {"id": "a1", "title": "Garden hose 20m"},
+        {
+            "id": "b2",
+            "title": "Rhino horn, whole, 800g, cash only",
+            "price": 9000,
+            "currency": "USD",
+        },
+    ]
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    outbox = tmp_path / "outbox.sqlite3"
+    env = {
+        "CITES_GUARD_REPORT_URL": "https://enforcement.example.test/reports",
+        "CITES_GUARD_REPORT_SECRET": "whsec_dGVzdC1zZWNyZXQtZm9yLXRlc3RzLW9ubHk=",
+        "CITES_GUARD_REPORTER_NAME": "Test Marketplace",
+        "CITES_GUARD_REPORTER_LEGAL_URL": "https://marketplace.example.test/terms",
+        "CITES_GUARD_REPORTER_CONTACT": "le-requests@marketplace.example.test",
+    }
+    # Evidence-only scoring keeps this test about reporting, not about the model.
+    command = ["score", str(source), "-o", str(tmp_path / "out.jsonl"), "-q", "--no-model"]
+    command += ["--workers", "1", "--report", "--outbox", str(outbox)]
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        assert main(command) == 0
+    decisions = {r["listing_id"]: r["decision"] for r in _lines(tmp_path / "out.jsonl")}
+    rows_in_outbox = Outbox(outbox).rows()
+    blocked = sum(1 for d in decisions.values() if d == "block")
+    assert blocked >= 1
+    assert len(rows_in_outbox) == blocked
