@@ -143,9 +143,12 @@ class TermDetector:
             if _spaced(form[-1]) and end < len(text) and _is_word_char(text[end]):
                 if len(form) < _MIN_SUFFIXED:
                     continue
-                while stop < len(text) and _is_word_char(text[stop]) and stop - end <= _MAX_SUFFIX:
+                # An ending, not another word: at most three letters, and at most half the
+                # term ("tusk" -> "tusks", but "fire" does not match "firenze").
+                allowed = min(_MAX_SUFFIX, len(form) // 2)
+                while stop < len(text) and _is_word_char(text[stop]) and stop - end <= allowed:
                     stop += 1
-                if stop - end > _MAX_SUFFIX or not text[end:stop].isalpha():
+                if stop - end > allowed or not text[end:stop].isalpha():
                     continue
             original_start, original_end = view.source_span(start, end)
             obfuscated = view.was_obfuscated(start, end)

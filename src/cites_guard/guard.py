@@ -38,7 +38,7 @@ logger = logging.getLogger("cites_guard")
 EVIDENCE_WEIGHT = 0.5
 #: Factor applied to the risk when look-alike or negation cues are present and no taxon
 #: match survived them.
-LOOKALIKE_FACTOR = 0.6
+LOOKALIKE_FACTOR = 0.3
 _SURVIVING_MATCH = 0.5
 
 

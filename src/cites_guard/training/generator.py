@@ -23,6 +23,7 @@ from cites_guard.training._phrases import (
     CURRENCY,
     EVERYDAY_CATEGORIES,
     EVERYDAY_ITEMS,
+    EVERYDAY_LIVING,
     EVERYDAY_NOUNS,
     FILLER,
     SELL,
@@ -34,7 +35,7 @@ __all__ = ["generate"]
 _TERMS_PER_LANGUAGE = 3
 _OBFUSCATION_RATE = 0.25
 _WANTED_RATE = 0.15
-_EVERYDAY_PER_LANGUAGE = 150
+_EVERYDAY_PER_LANGUAGE = 300
 
 
 class _Writer:
@@ -263,10 +264,13 @@ def _everyday(
     rng = writer.rng
     for lang in LANGUAGES:
         for _ in range(per_language):
-            if rng.random() < 0.5:
+            draw = rng.random()
+            if draw < 0.4:
                 item, category = rng.choice(EVERYDAY_ITEMS)
-            else:
+            elif draw < 0.7:
                 item, category = rng.choice(EVERYDAY_NOUNS[lang]), rng.choice(EVERYDAY_CATEGORIES)
+            else:
+                item, category = rng.choice(EVERYDAY_LIVING[lang])
             price, currency = writer.price(lang)
             yield LabelledListing(
                 id=f"g-{next(counter):06d}",
