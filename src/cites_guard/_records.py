@@ -19,10 +19,16 @@ from typing import IO, Any, cast
 
 from pydantic import ValidationError
 
-from cites_guard.errors import InputError
+from cites_guard.errors import ConfigError, InputError
 from cites_guard.listing import MAX_FIELD_CHARS, Listing
 
-__all__ = ["Record", "is_csv", "parse_jsonl_line", "raw_jsonl_lines", "read_records"]
+__all__ = [
+    "Record",
+    "needs_parent_parsing",
+    "parse_jsonl_line",
+    "raw_jsonl_lines",
+    "read_records",
+]
 
 _RAW_KEPT = 4096  # characters of a rejected record kept in the errors file
 
@@ -49,6 +55,8 @@ def _format(path: str) -> str:
     name = path.removesuffix(".gz").lower()
     if name.endswith(".csv"):
         return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
     return "jsonl"
 
 
@@ -94,9 +102,9 @@ def raw_jsonl_lines(path: str) -> Iterator[tuple[int, bytes]]:
             handle.close()
 
 
-def is_csv(path: str) -> bool:
-    """Whether ``path`` is read as CSV (by its extension, ``.gz`` aside)."""
-    return _format(path) == "csv"
+def needs_parent_parsing(path: str) -> bool:
+    """Whether ``path`` must be parsed in one process (CSV rows span lines; Parquet)."""
+    return _format(path) in ("csv", "parquet")
 
 
 def _jsonl(handle: IO[bytes]) -> Iterator[Record]:
@@ -164,12 +172,35 @@ def _number(value: str) -> float | str:
         return value  # let validation name the field
 
 
+def _parquet(path: str) -> Iterator[Record]:
+    """Rows of a Parquet file, a batch at a time (needs the ``parquet`` extra)."""
+    try:
+        import pyarrow.parquet as pq  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:
+        raise ConfigError(
+            "reading Parquet needs pyarrow: pip install 'cites-guard[parquet]'"
+        ) from exc
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for data in batch.to_pylist():
+            row += 1
+            clean = {k: v for k, v in data.items() if v is not None}
+            try:
+                yield Record(row, "", _listing(clean, row), None)
+            except InputError as exc:
+                yield Record(row, json.dumps(data, default=str)[:_RAW_KEPT], None, exc)
+
+
 def read_records(path: str) -> Iterator[Record]:
     """Stream records from ``path`` (``-`` for stdin); format from the extension.
 
-    ``.csv`` (optionally ``.csv.gz``) is read as CSV with a header row; anything else as
-    JSON Lines. Blank lines are skipped. Nothing is read ahead: memory stays flat.
+    ``.csv`` (optionally ``.csv.gz``) is read as CSV with a header row, ``.parquet`` as
+    Parquet (row numbers stand for lines); anything else as JSON Lines. Blank lines are
+    skipped. Nothing is read ahead: memory stays flat.
     """
+    if _format(path) == "parquet":
+        yield from _parquet(path)
+        return
     handle = _open_binary(path)
     try:
         yield from (_csv(handle) if _format(path) == "csv" else _jsonl(handle))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -42,6 +43,8 @@ def default_workers() -> int:
 
 def _init_worker(settings_json: str) -> None:
     global _worker_guard  # noqa: PLW0603 - one guard per worker process, built once
+    # Ctrl-C is the parent's to handle: it checkpoints and shuts the pool down cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One ONNX thread per process: the processes are the parallelism.
     settings = Settings.model_validate_json(settings_json)
     model = settings.model.model_copy(update={"intra_op_threads": 1})
