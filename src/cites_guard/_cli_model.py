@@ -163,6 +163,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         holdout_languages=tuple(args.holdout_language),
         holdout_groups=tuple(args.holdout_group),
         limit=args.limit,
+        dim=args.dim,
+        hidden=args.hidden,
     )
     result = train(config)
     sys.stdout.write(
@@ -219,4 +221,6 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
     tr.add_argument("--holdout-language", action="append", default=[], metavar="LANG")
     tr.add_argument("--holdout-group", action="append", default=[], metavar="GROUP")
     tr.add_argument("--limit", type=int, help="cap examples per split (smoke tests)")
+    tr.add_argument("--dim", type=int, default=64, help="embedding size")
+    tr.add_argument("--hidden", type=int, default=128, help="hidden layer size")
     tr.set_defaults(handler=_cmd_train)

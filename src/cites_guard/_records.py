@@ -66,9 +66,7 @@ def _listing(data: Any, line: int) -> Listing:
     try:
         return Listing.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise InputError(first["msg"], record=line, field=field) from exc
+        raise InputError.from_validation(exc, record=line) from exc
 
 
 def parse_jsonl_line(line: int, chunk: bytes) -> Record:

@@ -12,9 +12,9 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from cites_guard._batching import iter_batches
 from cites_guard._records import parse_jsonl_line
@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 _worker_guard: Guard | None = None
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def default_workers() -> int:
@@ -73,24 +75,37 @@ def assess_parallel_json(
         workers: Worker processes (default: all cores).
         batch_size: Listings per task.
     """
-    settings = settings or Settings()
-    count = workers or default_workers()
+    batches = (
+        [listing.model_dump(mode="json") for listing in batch]
+        for batch in iter_batches(listings, batch_size)
+    )
+    for results in _ordered_pool(
+        _score_batch, batches, settings or Settings(), workers or default_workers()
+    ):
+        yield from results
+
+
+def _ordered_pool(
+    function: Callable[[_T], list[_R]], tasks: Iterable[_T], settings: Settings, workers: int
+) -> Iterator[list[_R]]:
+    """Run ``function`` over ``tasks`` in worker processes; yield results in task order.
+
+    At most ``workers * 4`` tasks are in flight, so memory stays flat in input size.
+    """
     context = multiprocessing.get_context("spawn")  # fork + onnxruntime threads can deadlock
-    window = count * 4
     with ProcessPoolExecutor(
-        max_workers=count,
+        max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
         initargs=(settings.model_dump_json(),),
     ) as pool:
-        pending: deque[Future[list[str]]] = deque()
-        for batch in iter_batches(listings, batch_size):
-            payload = [listing.model_dump(mode="json") for listing in batch]
-            pending.append(pool.submit(_score_batch, payload))
-            if len(pending) >= window:
-                yield from pending.popleft().result()
+        pending: deque[Future[list[_R]]] = deque()
+        for task in tasks:
+            pending.append(pool.submit(function, task))
+            if len(pending) >= workers * 4:
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
 
 
 def assess_parallel(
@@ -154,18 +169,5 @@ def score_jsonl_parallel(
     The parent only reads bytes: parsing, validation and scoring all happen in the workers,
     so throughput grows with the number of cores.
     """
-    context = multiprocessing.get_context("spawn")
-    window = workers * 4
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(settings.model_dump_json(),),
-    ) as pool:
-        pending: deque[Future[list[tuple[int, str, str, str | None, str]]]] = deque()
-        for batch in iter_batches(lines, batch_size):
-            pending.append(pool.submit(_score_lines, batch))
-            if len(pending) >= window:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    for results in _ordered_pool(_score_lines, iter_batches(lines, batch_size), settings, workers):
+        yield from results

@@ -109,9 +109,7 @@ def read_labelled(
             except json.JSONDecodeError as exc:
                 _fail(InputError(f"not JSON: {exc.msg}", record=number), errors)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or None
-                _fail(InputError(first["msg"], record=number, field=field), errors)
+                _fail(InputError.from_validation(exc, record=number), errors)
 
 
 def _fail(error: InputError, errors: list[InputError] | None) -> None:

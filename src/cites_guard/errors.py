@@ -74,6 +74,20 @@ class InputError(CitesGuardError):
         reason: What is wrong, in words.
     """
 
+    @classmethod
+    def from_validation(cls, exc: Exception, *, record: int | None = None) -> InputError:
+        """The first problem of a pydantic ``ValidationError``, naming its field.
+
+        Kept duck-typed (``exc.errors()``) so this module imports nothing but the stdlib.
+        """
+        errors = getattr(exc, "errors", None)
+        problems = errors() if callable(errors) else []
+        if not problems:
+            return cls(str(exc), record=record)
+        first = problems[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or None
+        return cls(str(first.get("msg", exc)), record=record, field=field)
+
     def __init__(self, reason: str, *, record: int | None = None, field: str | None = None) -> None:
         """Build the error from its reason, record number and field."""
         self.reason = reason

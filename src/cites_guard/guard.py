@@ -274,9 +274,7 @@ def _as_listing(value: Listing | Mapping[str, Any], position: int | None) -> Lis
     try:
         return Listing.model_validate(value)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise InputError(first["msg"], record=position, field=field) from exc
+        raise InputError.from_validation(exc, record=position) from exc
 
 
 def _valid_listings(

@@ -160,25 +160,27 @@ def _positives(
 
 
 def _negative(
-    writer: _Writer, counter: Iterator[int], lang: str, title: str, category: str, why: str
+    writer: _Writer,
+    counter: Iterator[int],
+    lang: str,
+    title: str,
+    category: str,
+    why: str,
+    *,
+    difficulty: Difficulty = "hard_negative",
+    base: LabelledListing | None = None,
 ) -> LabelledListing:
-    price, currency = writer.price(lang)
+    """A negative listing; with ``base``, its description and price are reused."""
+    if base is not None:
+        description, price, currency = base.description, base.price, base.currency
+    else:
+        description = writer.description(lang, None)
+        price, currency = writer.price(lang)
     return LabelledListing(
-        id=f"g-{next(counter):06d}",
-        lang=lang,
-        title=title,
-        description=writer.description(lang, None),
-        price=price,
-        currency=currency,
-        category=category,
-        label=0,
-        taxon=None,
-        appendix=None,
-        specimen=None,
-        difficulty="hard_negative",
-        rationale=f"generated: {why}",
-        source="generated",
-    )
+        id=f"g-{next(counter):06d}", lang=lang, title=title, description=description,
+        price=price, currency=currency, category=category, label=0, taxon=None, appendix=None,
+        specimen=None, difficulty=difficulty, rationale=f"generated: {why}", source="generated",
+    )  # fmt: skip
 
 
 def _lookalike_negatives(
@@ -239,22 +241,8 @@ def _ambiguous_negatives(
             for _ in range(4):
                 base = rng.choice(everyday)
                 title = f"{base.title} {term}" if rng.random() < 0.5 else f"{term} {base.title}"
-                yield LabelledListing(
-                    id=f"g-{next(counter):06d}",
-                    lang=base.lang,
-                    title=title,
-                    description=base.description,
-                    price=base.price,
-                    currency=base.currency,
-                    category=base.category,
-                    label=0,
-                    taxon=None,
-                    appendix=None,
-                    specimen=None,
-                    difficulty="hard_negative",
-                    rationale=f"generated: {term!r} in an ordinary ad",
-                    source="generated",
-                )
+                yield _negative(writer, counter, base.lang, title, base.category,
+                                f"{term!r} in an ordinary ad", base=base)  # fmt: skip
 
 
 def _everyday(
@@ -271,23 +259,8 @@ def _everyday(
                 item, category = rng.choice(EVERYDAY_NOUNS[lang]), rng.choice(EVERYDAY_CATEGORIES)
             else:
                 item, category = rng.choice(EVERYDAY_LIVING[lang])
-            price, currency = writer.price(lang)
-            yield LabelledListing(
-                id=f"g-{next(counter):06d}",
-                lang=lang,
-                title=writer.title(lang, item),
-                description=writer.description(lang, None),
-                price=price,
-                currency=currency,
-                category=category,
-                label=0,
-                taxon=None,
-                appendix=None,
-                specimen=None,
-                difficulty="easy_negative",
-                rationale="generated: ordinary goods",
-                source="generated",
-            )
+            yield _negative(writer, counter, lang, writer.title(lang, item), category,
+                            "ordinary goods", difficulty="easy_negative")  # fmt: skip
 
 
 def generate(
