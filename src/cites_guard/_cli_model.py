@@ -65,6 +65,7 @@ def _table(reports: list[EvaluationReport]) -> str:
         ("recall", [_fmt(r.recall) for r in reports]),
         ("F1", [_fmt(r.f1) for r in reports]),
         ("PR-AUC", [_fmt(r.pr_auc) for r in reports]),
+        ("calibration error (ECE)", [_fmt(r.calibration_error) for r in reports]),
     ]
     rows.extend(
         (f"recall {key}", [_fmt(r.recall_by_difficulty.get(key)) for r in reports])

@@ -26,6 +26,7 @@ __all__ = [
     "Prediction",
     "calibrate_threshold",
     "evaluate",
+    "expected_calibration_error",
     "pr_curve_html",
     "report_from_predictions",
 ]
@@ -96,6 +97,9 @@ class EvaluationReport:
     accuracy_by_language: dict[str, float]
     group_accuracy: float | None
     appendix_accuracy: float | None
+    calibration_error: float = float("nan")
+    """Expected calibration error of the risk (10 equal-width bins): how far the stated
+    probability is from the observed share of positives, on average."""
     counts: dict[str, int] = field(default_factory=dict)
     curve: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -136,6 +140,27 @@ def _average_precision(
         area += precision * (recall - previous_recall)
         curve.append((precision, recall, score))
     return round(area, 4), curve
+
+
+def expected_calibration_error(predictions: Sequence[Prediction], bins: int = 10) -> float:
+    """Average gap between predicted risk and observed positive rate, weighted by bin size.
+
+    Example:
+        >>> expected_calibration_error([])
+        nan
+    """
+    if not predictions:
+        return float("nan")
+    totals = [0] * bins
+    scores = [0.0] * bins
+    positives = [0] * bins
+    for p in predictions:
+        index = min(int(p.score * bins), bins - 1)
+        totals[index] += 1
+        scores[index] += p.score
+        positives[index] += p.record.label
+    gap = sum(abs(scores[i] - positives[i]) for i in range(bins) if totals[i])
+    return round(gap / len(predictions), 4)
 
 
 def report_from_predictions(
@@ -194,6 +219,7 @@ def report_from_predictions(
         accuracy_by_language=accuracy,
         group_accuracy=group_accuracy,
         appendix_accuracy=appendix_accuracy,
+        calibration_error=expected_calibration_error(predictions),
         counts={"tp": tp, "fp": fp, "fn": fn, "tn": len(predictions) - tp - fp - fn},
         curve=curve,
     )

@@ -64,6 +64,7 @@ def test_eval_json_reports_every_figure(
         "accuracy_by_language",
         "group_accuracy",
         "appendix_accuracy",
+        "calibration_error",
         "threshold",
     ):
         assert key in guard
