@@ -118,17 +118,18 @@ def _positives(
     ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
     ambiguous |= {term for name, term in weak if name == taxon.name}
     for lang in LANGUAGES:
-        pool: list[tuple[Difficulty, str]] = []
-        tables: tuple[tuple[Difficulty, dict[str, list[str]]], ...] = (
-            ("plain", taxon.names),
-            ("plain", taxon.products),
-            ("coded", taxon.code_words),
-        )
-        for kind, table in tables:
-            pool.extend((kind, t) for t in table.get(lang, []) if t.casefold() not in ambiguous)
-        if not pool:
-            continue
-        for difficulty, term in rng.sample(pool, k=min(_TERMS_PER_LANGUAGE, len(pool))):
+        plain: list[tuple[Difficulty, str]] = [
+            ("plain", t)
+            for t in (*taxon.names.get(lang, []), *taxon.products.get(lang, []))
+            if t.casefold() not in ambiguous
+        ]
+        coded: list[tuple[Difficulty, str]] = [
+            ("coded", t) for t in taxon.code_words.get(lang, []) if t.casefold() not in ambiguous
+        ]
+        # Code words get their own draw: they are few, and they are what keyword lists miss.
+        chosen = rng.sample(plain, k=min(_TERMS_PER_LANGUAGE, len(plain)))
+        chosen += rng.sample(coded, k=min(_TERMS_PER_LANGUAGE, len(coded)))
+        for difficulty, term in chosen:
             shown = term
             level: Difficulty = difficulty
             if rng.random() < _OBFUSCATION_RATE:
