@@ -53,8 +53,8 @@ class Hit:
     text: str
 
     def to_evidence(self) -> Evidence:
-        """The public form of the hit."""
-        return Evidence(
+        """The public form of the hit (built from checked values, so not re-validated)."""
+        return Evidence.model_construct(
             field=self.field,
             start=self.start,
             end=self.end,
