@@ -415,8 +415,8 @@ def normalize(text: str) -> NormalizedText:
         'genuine ivory bangle '
         >>> normalize("象☆牙 chopsticks").text
         '象牙 chopsticks'
-        >>> normalize("🐘🦷").text.split()
-        ['elephant', 'tooth']
+        >>> normalize("🐘🦏").text.split()
+        ['elephant', 'rhino']
     """
     if text.isascii() and _ASCII_TRICKS.search(text) is None:
         return _normalize_ascii(text)
