@@ -192,15 +192,35 @@ def load_tokenizer(path: Path) -> Tokenizer:
     return tokenizer
 
 
+#: Occurrences of one word the model reads; more is keyword stuffing, which would otherwise
+#: let a single repeated word dominate the pooled representation.
+MAX_REPEATS = 3
+
+
 def model_text(views: Mapping[str, NormalizedText]) -> str:
     """The model's input: the listing's normalised fields joined in field order.
+
+    Each word is kept at most :data:`MAX_REPEATS` times across the listing.
 
     Example:
         >>> from cites_guard.normalize import normalize
         >>> model_text({"title": normalize("1v0ry"), "category": normalize("Antiques")})
         'ivory | antiques'
+        >>> model_text({"title": normalize("grey sofa " * 5)})
+        'grey sofa grey sofa grey sofa'
     """
-    return FIELD_SEPARATOR.join(v.text.strip() for v in views.values() if v.text.strip())
+    seen: dict[str, int] = {}
+    fields = []
+    for view in views.values():
+        kept = []
+        for word in view.text.split():
+            count = seen.get(word, 0)
+            if count < MAX_REPEATS:
+                kept.append(word)
+            seen[word] = count + 1
+        if kept:
+            fields.append(" ".join(kept))
+    return FIELD_SEPARATOR.join(fields)
 
 
 def _sigmoid(value: float) -> float:
