@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 
 from cites_guard.dataset import Difficulty, LabelledListing
 from cites_guard.detectors import terms_of
+from cites_guard.normalize import normalize_term
 from cites_guard.taxonomy import GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
 from cites_guard.training._obfuscate import obfuscate
 from cites_guard.training._phrases import (
@@ -36,6 +37,7 @@ _TERMS_PER_LANGUAGE = 3
 _OBFUSCATION_RATE = 0.25
 _WANTED_RATE = 0.15
 _EVERYDAY_PER_LANGUAGE = 300
+_RANDOM_PER_LANGUAGE = 400
 
 
 class _Writer:
@@ -264,8 +266,50 @@ def _everyday(
                             "ordinary goods", difficulty="easy_negative")  # fmt: skip
 
 
+def _random_word_negatives(
+    taxonomy: Taxonomy,
+    writer: _Writer,
+    counter: Iterator[int],
+    negatives: Sequence[LabelledListing],
+    per_language: int,
+) -> Iterator[LabelledListing]:
+    """Ads made of random real words of a language, none of them part of a taxonomy term.
+
+    The words come from negative ads. Such ads teach the model that an unfamiliar word is
+    not itself a sign of wildlife.
+    """
+    rng = writer.rng
+    wildlife = {
+        word for taxon in taxonomy.taxa for term in taxon.all_terms()
+        for word in normalize_term(term).split()
+    }  # fmt: skip
+    vocabulary: dict[str, list[str]] = {}
+    for record in negatives:
+        words = vocabulary.setdefault(record.lang, [])
+        for word in f"{record.title} {record.description}".split():
+            if normalize_term(word) not in wildlife and len(word) > 1:
+                words.append(word)
+    for lang, words in sorted(vocabulary.items()):
+        if len(words) < 50:
+            continue
+        for _ in range(per_language):
+            title = " ".join(rng.choices(words, k=rng.randint(2, 5)))
+            description = " ".join(rng.choices(words, k=rng.randint(5, 20)))
+            price, currency = writer.price(lang)
+            yield LabelledListing(
+                id=f"g-{next(counter):06d}", lang=lang, title=title, description=description,
+                price=price, currency=currency, category=rng.choice(EVERYDAY_CATEGORIES),
+                label=0, taxon=None, appendix=None, specimen=None, difficulty="easy_negative",
+                rationale="generated: random ordinary words", source="generated",
+            )  # fmt: skip
+
+
 def generate(
-    taxonomy: Taxonomy, *, seed: int, everyday: Sequence[LabelledListing] = ()
+    taxonomy: Taxonomy,
+    *,
+    seed: int,
+    everyday: Sequence[LabelledListing] = (),
+    negatives: Sequence[LabelledListing] = (),
 ) -> list[LabelledListing]:
     """Generate the taxonomy-driven part of the training set.
 
@@ -273,6 +317,7 @@ def generate(
         taxonomy: Source of every wildlife term.
         seed: Makes the output reproducible.
         everyday: Ordinary ads (easy negatives) to place ambiguous words into.
+        negatives: Negative ads whose words make random-word negatives.
 
     Returns:
         Positives for every taxon and language with terms, and hard negatives from
@@ -296,4 +341,5 @@ def generate(
     rows.extend(_cue_negatives(taxonomy, writer, counter))
     rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
     rows.extend(_everyday(writer, counter, per_language=_EVERYDAY_PER_LANGUAGE))
+    rows.extend(_random_word_negatives(taxonomy, writer, counter, negatives, _RANDOM_PER_LANGUAGE))
     return rows

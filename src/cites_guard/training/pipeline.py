@@ -140,9 +140,10 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[Label
         else:
             sets[split_of(record.id)].append(record)
     everyday = [r for r in sets["train"] if r.difficulty == "easy_negative"]
+    negatives = [r for r in sets["train"] if r.label == 0]
     generated = [
         r
-        for r in generate(taxonomy, seed=config.seed, everyday=everyday)
+        for r in generate(taxonomy, seed=config.seed, everyday=everyday, negatives=negatives)
         if not _held_out(r, config, taxonomy)
     ]
     sets["train"] = sets["train"] * config.corpus_weight + generated
