@@ -30,6 +30,7 @@ def _section(title: str, data: dict[str, Any]) -> str:
         ("recall", guard["recall"], base.get("recall")),
         ("F1", guard["f1"], base.get("f1")),
         ("PR-AUC", guard["pr_auc"], base.get("pr_auc")),
+        ("calibration error (ECE)", guard.get("calibration_error"), None),
     ]
     for key in ("plain", "coded", "obfuscated"):
         rows.append(
