@@ -25,7 +25,7 @@ from cites_guard._batching import iter_batches
 from cites_guard._cli_reports import open_reporter
 from cites_guard._records import needs_parent_parsing, raw_jsonl_lines, read_records
 from cites_guard.assessment import Assessment
-from cites_guard.batch import default_workers, score_jsonl_parallel
+from cites_guard.batch import default_workers, preflight, score_jsonl_parallel
 from cites_guard.config import ModelSettings, Settings
 from cites_guard.errors import ConfigError
 from cites_guard.guard import Guard
@@ -179,7 +179,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if workers > 1 and needs_parent_parsing(args.input):
         workers = 1  # CSV rows may span lines, Parquet is columnar: parsed here
     if workers > 1:
-        Guard.default(settings)  # fail fast, in the parent, on a bad model or taxonomy
+        preflight(settings)  # fail fast, in the parent, on a bad model or taxonomy
         lines = ((n, raw) for n, raw in raw_jsonl_lines(args.input) if n > checkpoint.line)
         outcomes: Iterator[Outcome] = score_jsonl_parallel(
             lines, settings=settings, workers=workers, batch_size=args.batch_size

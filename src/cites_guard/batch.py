@@ -22,11 +22,14 @@ from cites_guard.assessment import Assessment
 from cites_guard.config import Settings
 from cites_guard.guard import Guard
 from cites_guard.listing import Listing
+from cites_guard.model import bundled_model_dir, load_manifest, verify_model_dir
+from cites_guard.taxonomy import load_taxonomy
 
 __all__ = [
     "assess_parallel",
     "assess_parallel_json",
     "default_workers",
+    "preflight",
     "score_jsonl_parallel",
 ]
 
@@ -41,6 +44,21 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def preflight(settings: Settings) -> None:
+    """Fail fast, in the parent, on what would break every worker: bad model, bad taxonomy.
+
+    Cheaper than building a guard: checksums and validation only, no ONNX session.
+
+    Raises:
+        ModelError: The model directory is missing, invalid or altered.
+        TaxonomyError: An extra taxonomy file is invalid.
+    """
+    load_taxonomy(settings.taxonomy.extra_files)
+    if settings.model.enabled:
+        directory = settings.model.path or bundled_model_dir()
+        verify_model_dir(directory, load_manifest(directory))
 
 
 def _init_worker(settings_json: str) -> None:

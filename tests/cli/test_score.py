@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from cites_guard.cli import main
+from cites_guard.model import bundled_model_dir
 from cites_guard.outbox import Outbox
 
 GOOD = {"id": "ok-1", "title": "Carved ivory bangle", "price": 120, "currency": "EUR"}
@@ -146,3 +148,20 @@ def test_score_report_enqueues_blocked_listings(tmp_path: Path) -> None:
     blocked = sum(1 for d in decisions.values() if d == "block")
     assert blocked >= 1
     assert len(rows_in_outbox) == blocked
+
+
+def test_workers_refuse_a_tampered_model_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With workers, an altered model file stops the run at once with exit 2 and a reason."""
+    model = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), model)
+    weights = model / "model.onnx"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"model": {"path": str(model)}}))
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(GOOD) + "\n")
+    status = main(["score", str(source), "--config", str(settings), "--workers", "2", "-q"])
+    assert status == 2
+    assert "SHA-256" in capsys.readouterr().err
