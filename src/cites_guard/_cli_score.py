@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -42,17 +44,29 @@ or ``(line, "error", reason, field, raw)``."""
 _CHECKPOINT_SECONDS = 2.0
 
 
-class _Progress:
-    """A one-line progress display on a terminal; silent elsewhere."""
+def _count_lines(path: str, into: list[int]) -> None:
+    """Count the lines of an input file (in a background thread, for the ETA)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with contextlib.suppress(OSError, EOFError), opener(path, "rb") as handle:
+        into.append(sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")))
 
-    def __init__(self, stream: TextIO, *, enabled: bool, total_bytes: int | None) -> None:
+
+class _Progress:
+    """A one-line progress display with rate and ETA on a terminal; silent elsewhere.
+
+    The ETA appears once a background thread has counted the input's lines.
+    """
+
+    def __init__(self, stream: TextIO, *, enabled: bool, path: str) -> None:
         self._stream = stream
         self._enabled = enabled and stream.isatty()
-        self._total = total_bytes
         self._started = time.monotonic()
         self._shown = 0.0
+        self._total: list[int] = []
+        if self._enabled and path != "-" and not needs_parent_parsing(path):
+            threading.Thread(target=_count_lines, args=(path, self._total), daemon=True).start()
 
-    def update(self, done: int, rejected: int, fraction: float | None = None) -> None:
+    def update(self, done: int, rejected: int, line: int = 0, first_line: int = 0) -> None:
         if not self._enabled:
             return
         now = time.monotonic()
@@ -60,11 +74,13 @@ class _Progress:
             return
         self._shown = now
         elapsed = max(now - self._started, 1e-9)
-        line = f"\rscored {done:,}  rejected {rejected:,}  {done / elapsed:,.0f}/s"
-        if fraction:
-            eta = elapsed * (1 - fraction) / fraction
-            line += f"  {fraction:5.1%}  ETA {int(eta) // 60}m{int(eta) % 60:02d}s"
-        self._stream.write(line + " ")
+        text = f"\rscored {done:,}  rejected {rejected:,}  {done / elapsed:,.0f}/s"
+        if self._total and self._total[0] > first_line and line > first_line:
+            fraction = min(1.0, (line - first_line) / (self._total[0] - first_line))
+            eta = elapsed * (1 - fraction) / max(fraction, 1e-9)
+            text += f"  {line / self._total[0]:5.1%}  ETA {int(eta) // 60}m{int(eta) % 60:02d}s"
+        line_text = text
+        self._stream.write(line_text + " ")
         self._stream.flush()
 
     def close(self) -> None:
@@ -203,8 +219,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.output
         else sys.stdout
     )
-    size = None if args.input == "-" else Path(args.input).stat().st_size
-    progress = _Progress(stderr, enabled=not args.quiet, total_bytes=size)
+    progress = _Progress(stderr, enabled=not args.quiet, path=args.input)
+    first_line = checkpoint.line
     started = time.monotonic()
     last_saved = started
     scored_before, rejected_before = checkpoint.scored, checkpoint.rejected
@@ -244,7 +260,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             if now - last_saved >= _CHECKPOINT_SECONDS:
                 save()
                 last_saved = now
-            progress.update(checkpoint.scored, checkpoint.rejected)
+            progress.update(checkpoint.scored, checkpoint.rejected, line, first_line)
     except KeyboardInterrupt:
         interrupted = True
     finally:
