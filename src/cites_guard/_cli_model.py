@@ -30,9 +30,8 @@ Commands = argparse._SubParsersAction  # noqa: SLF001 - argparse exposes no publ
 def _guard(args: argparse.Namespace) -> Guard:
     settings = Settings.from_file(args.config) if args.config else Settings()
     if args.model:
-        settings = settings.model_copy(
-            update={"model": ModelSettings(path=Path(args.model), enabled=True)}
-        )
+        model = settings.model.model_copy(update={"path": Path(args.model), "enabled": True})
+        settings = settings.model_copy(update={"model": model})
     if args.no_model:
         settings = settings.model_copy(update={"model": ModelSettings(enabled=False)})
     if getattr(args, "threshold", None) is not None:
@@ -41,6 +40,8 @@ def _guard(args: argparse.Namespace) -> Guard:
 
 
 def _records(path: str) -> list[Any]:
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: no such labelled file")
     errors: list[InputError] = []
     records = list(read_labelled(path, errors))
     for error in errors:

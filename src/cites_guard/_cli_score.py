@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, TextIO
 
@@ -106,7 +106,10 @@ class _Checkpoint:
     def save(self, output: str) -> None:
         path = self.path_for(output)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(self)))
+            handle.flush()
+            os.fsync(handle.fileno())
         temporary.replace(path)
 
     @classmethod
@@ -168,12 +171,6 @@ def _open(path: str, truncate_to: int | None) -> IO[str]:
     return Path(path).open("a", encoding="utf-8")
 
 
-def _sync(handle: IO[str]) -> int:
-    handle.flush()
-    os.fsync(handle.fileno())
-    return handle.tell()
-
-
 def _decision_of(assessment_json: str) -> str:
     """The decision of a serialised assessment, without parsing the whole document."""
     for decision in ("block", "review", "allow"):
@@ -182,10 +179,12 @@ def _decision_of(assessment_json: str) -> str:
     return "allow"
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
+def _cmd_score(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915 - one loop
     stderr = sys.stderr
     if args.resume and not args.output:
         raise ConfigError("--resume needs -o OUTPUT (the checkpoint lives beside it)")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise ConfigError(f"{args.input}: no such input file")
     settings = _settings(args)
     checkpoint = (
         _Checkpoint.load(args.output, args.input) if args.resume else _Checkpoint(args.input)
@@ -224,38 +223,55 @@ def _cmd_score(args: argparse.Namespace) -> int:
     started = time.monotonic()
     last_saved = started
     scored_before, rejected_before = checkpoint.scored, checkpoint.rejected
+    if not resuming:
+        checkpoint.output_bytes = checkpoint.errors_bytes = 0
     interrupted = False
 
     def save() -> None:
+        # Only `checkpoint` (records fully handled) is saved; bytes written past it by an
+        # interrupted record are cut off by --resume.
         if args.output:
-            checkpoint.output_bytes = _sync(output)
-            checkpoint.errors_bytes = _sync(errors_handle) if errors_handle else 0
+            output.flush()
+            os.fsync(output.fileno())
+            if errors_handle is not None:
+                errors_handle.flush()
+                os.fsync(errors_handle.fileno())
             checkpoint.save(args.output)
 
     try:
         for line, kind, payload, extra, raw in outcomes:
             if kind == "error":
-                checkpoint.rejected += 1
                 where = f" (field {extra!r})" if extra else ""
                 stderr.write(f"cites-guard: line {line}: rejected: {payload}{where}\n")
+                text = ""
                 if errors_handle is not None:
                     record = {"line": line, "field": extra, "reason": payload, "record": raw}
-                    errors_handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    text = json.dumps(record, ensure_ascii=False) + "\n"
+                    errors_handle.write(text)
+                checkpoint = replace(
+                    checkpoint, line=line, rejected=checkpoint.rejected + 1,
+                    errors_bytes=checkpoint.errors_bytes + len(text.encode("utf-8")),
+                )  # fmt: skip
             else:
                 if extra and not args.quiet:
                     stderr.write(
                         f"cites-guard: line {line}: {extra} cut to {MAX_FIELD_CHARS} "
                         "characters (flagged)\n"
                     )
-                output.write(payload + "\n")
                 if reporter is not None and raw:
+                    # Before the output line: a report id is derived from the case, so a
+                    # record redone after an interruption is enqueued once.
                     reporter.enqueue(
                         Listing.model_validate_json(raw), Assessment.model_validate_json(payload)
                     )
                     reported += 1
-                checkpoint.scored += 1
+                text = payload + "\n"
+                output.write(text)
                 decisions[_decision_of(payload)] += 1
-            checkpoint.line = line
+                checkpoint = replace(
+                    checkpoint, line=line, scored=checkpoint.scored + 1,
+                    output_bytes=checkpoint.output_bytes + len(text.encode("utf-8")),
+                )  # fmt: skip
             now = time.monotonic()
             if now - last_saved >= _CHECKPOINT_SECONDS:
                 save()
@@ -288,10 +304,17 @@ def _cmd_score(args: argparse.Namespace) -> int:
             f"cites-guard: scored {scored:,}, rejected {checkpoint.rejected - rejected_before:,}"
             f" ({summary}) in {elapsed:.1f}s with {workers} worker(s), "
             + (f"{reported:,} report(s) enqueued, " if reporter is not None else "")
-            + (f"resumed after line {scored_before + rejected_before:,}, " if resuming else "")
+            + (f"resumed after line {first_line:,}, " if resuming else "")
             + f"{scored / max(elapsed, 1e-9):,.0f} listings/s\n"
         )
     return 1 if checkpoint.rejected else 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
 
 
 def register(commands: Commands[argparse.ArgumentParser]) -> None:
@@ -310,7 +333,7 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
     score.add_argument("--config", metavar="FILE", help="settings file (.json or .toml)")
     score.add_argument("--threshold", type=float, help="review threshold (0..1)")
     score.add_argument("--no-model", action="store_true", help="score from evidence alone")
-    score.add_argument("--batch-size", type=int, default=64, help="listings per model call")
+    score.add_argument("--batch-size", type=_positive, default=64, help="listings per model call")
     score.add_argument(
         "--workers", type=int, default=0, help="worker processes (default: all cores; 1: none)"
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from cites_guard._specimen import ad_words, guess_specimen
 from cites_guard.assessment import Evidence, Match
 from cites_guard.detectors import Hit
-from cites_guard.normalize import NormalizedText
+from cites_guard.normalize import NormalizedText, normalize_term
 from cites_guard.taxonomy import Taxon, Taxonomy
 
 __all__ = ["EvidenceSummary", "summarize"]
@@ -117,7 +117,7 @@ def summarize(
 
     scored_by_taxon: dict[str, list[_Scored]] = {}
     notes: list[str] = []
-    for hit in _one_hit_per_span(positives, taxonomy):
+    for hit in _drop_contained(_one_hit_per_span(positives, taxonomy)):
         taxon = taxonomy.get(hit.entry.target)
         if taxon is None:
             continue
@@ -160,7 +160,7 @@ def summarize(
             continue
         strongest: dict[str, float] = {}
         for item in items:  # a term repeated in title and description counts once
-            form = item.hit.entry.term.casefold()
+            form = normalize_term(item.hit.entry.term)
             strongest[form] = max(strongest.get(form, 0.0), item.strength)
         confidence = min(_MAX_STRENGTH, noisy_or(strongest.values()))
         evidence = tuple(sorted(_unique_spans(s.hit for s in items), key=_order))
@@ -183,6 +183,29 @@ def summarize(
     return EvidenceSummary(
         tuple(matches), lookalike_evidence, min(risk, _MAX_STRENGTH), tuple(notes)
     )
+
+
+def _drop_contained(hits: list[Hit]) -> list[Hit]:
+    """Drop a hit that lies inside a longer hit for the same taxon in the same field.
+
+    One word must count once: "ivory" inside "carved ivory", or "ivor" (Dutch "ivoor" with
+    its doubled letter folded) inside "ivory", adds no evidence of its own.
+    """
+    kept = []
+    for hit in hits:
+        length = hit.view_end - hit.view_start
+        inside = any(
+            other is not hit
+            and other.field == hit.field
+            and other.entry.target == hit.entry.target
+            and other.view_start <= hit.view_start
+            and hit.view_end <= other.view_end
+            and other.view_end - other.view_start > length
+            for other in hits
+        )
+        if not inside:
+            kept.append(hit)
+    return kept
 
 
 def _one_per_span(hits: Iterable[Hit]) -> list[Hit]:

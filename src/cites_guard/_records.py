@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,9 @@ def parse_jsonl_line(line: int, chunk: bytes) -> Record:
     except json.JSONDecodeError as exc:
         error = InputError(f"not JSON: {exc.msg} at column {exc.colno}", record=line)
         return Record(line, text[:_RAW_KEPT], None, error)
+    except RecursionError:
+        error = InputError("JSON nested too deeply", record=line)
+        return Record(line, text[:_RAW_KEPT], None, error)
     except InputError as exc:
         return Record(line, text[:_RAW_KEPT], None, exc)
 
@@ -149,7 +153,7 @@ def _field_with_bad_bytes(chunk: bytes) -> str | None:
     """Name the top-level field whose value holds the undecodable bytes, when it parses."""
     try:
         data = json.loads(chunk.decode("utf-8", errors="surrogateescape"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None
@@ -163,11 +167,22 @@ def _has_surrogates(value: str) -> bool:
     return any(0xDC80 <= ord(ch) <= 0xDCFF for ch in value)
 
 
+_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def _number(value: str) -> float | str:
+    """A CSV price, read only when unambiguous.
+
+    "1,200.50" reads as 1200.5; "12,50" or "1.234,50" stay text, for validation to reject
+    naming the field, rather than be misread.
+    """
+    text = value.strip()
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
     try:
-        return float(value.replace(",", ""))
+        return float(text)
     except ValueError:
-        return value  # let validation name the field
+        return value
 
 
 def _parquet(path: str) -> Iterator[Record]:

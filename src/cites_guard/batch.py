@@ -14,12 +14,14 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from cites_guard._batching import iter_batches
 from cites_guard._records import parse_jsonl_line
 from cites_guard.assessment import Assessment
 from cites_guard.config import Settings
+from cites_guard.errors import ModelError
 from cites_guard.guard import Guard
 from cites_guard.listing import Listing
 from cites_guard.model import bundled_model_dir, load_manifest, verify_model_dir
@@ -118,12 +120,18 @@ def _ordered_pool(
         initargs=(settings.model_dump_json(),),
     ) as pool:
         pending: deque[Future[list[_R]]] = deque()
-        for task in tasks:
-            pending.append(pool.submit(function, task))
-            if len(pending) >= workers * 4:
+        try:
+            for task in tasks:
+                pending.append(pool.submit(function, task))
+                if len(pending) >= workers * 4:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        except BrokenProcessPool as exc:
+            raise ModelError(
+                "a scoring worker process died (out of memory, or killed); "
+                "rerun, with fewer --workers if memory is short"
+            ) from exc
 
 
 def assess_parallel(

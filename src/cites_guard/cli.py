@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CitesGuardError as exc:
         sys.stderr.write(f"cites-guard: error: {exc}\n")
         return 2
+    except OSError as exc:  # a file that cannot be read or written
+        sys.stderr.write(f"cites-guard: error: {exc}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("cites-guard: interrupted\n")
         return 130

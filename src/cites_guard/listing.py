@@ -69,6 +69,17 @@ class Listing(BaseModel):
             return str(value)
         return value
 
+    @field_validator(
+        "title", "description", "category", "currency", "seller_id", "country", "language",
+        "url", "image_texts", "attributes",
+    )  # fmt: skip
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        """Reject lone surrogates: they are not text and cannot be written out as UTF-8."""
+        if _has_lone_surrogate(value):
+            raise ValueError("contains a lone surrogate (invalid Unicode)")
+        return value
+
     @field_validator("image_texts", mode="before")
     @classmethod
     def _one_text_is_a_list(cls, value: object) -> object:
@@ -119,6 +130,16 @@ class Listing(BaseModel):
             if name == field:
                 return text
         raise KeyError(field)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+    if isinstance(value, Mapping):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _string_attributes(attributes: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -454,8 +454,19 @@ def _single_letter(segment: tuple[int, list[_Unit]]) -> bool:
     return kind == _LATIN and len(units) == 1 and units[0].cls in _ALPHABETIC
 
 
-@lru_cache(maxsize=100_000)
+_CACHED_CHUNK = 64  # longer chunks (URLs, hashes) are rarely seen twice: not cached
+
+
 def _chunk(chunk: str) -> _Chunk:
+    return _chunk_cached(chunk) if len(chunk) <= _CACHED_CHUNK else _chunk_view(chunk)
+
+
+@lru_cache(maxsize=50_000)
+def _chunk_cached(chunk: str) -> _Chunk:
+    return _chunk_view(chunk)
+
+
+def _chunk_view(chunk: str) -> _Chunk:
     segments = _segments(_units(chunk))
     words = [segment for segment in segments if segment[0] != _SEP]
     letter_first = bool(words) and _single_letter(words[0])

@@ -35,7 +35,7 @@ class Policy:
         block_at = s.block_threshold
         rule = f"block threshold {block_at:.2f}"
         if top is not None and top.appendix in s.block_threshold_by_appendix:
-            block_at = min(block_at, s.block_threshold_by_appendix[top.appendix])
+            block_at = s.block_threshold_by_appendix[top.appendix]
             rule = f"Appendix {top.appendix} block threshold {block_at:.2f}"
         if risk >= block_at:
             if top is None and s.block_requires_match:

@@ -5,8 +5,8 @@
   depending on what the real model thinks of its fixtures.
 - :func:`guard_with_fixed_risk`: a :class:`~cites_guard.guard.Guard` using it, with the
   bundled taxonomy (so evidence, matches and spans are real).
-- :class:`CapturingSender`: stands in for the enforcement endpoint and keeps every report
-  the reporter sends, for assertions.
+- :class:`CapturingSession` and :func:`capturing_reporter`: a reporter with a real outbox
+  whose endpoint keeps every report it is sent, for assertions.
 """
 
 from __future__ import annotations

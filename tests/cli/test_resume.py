@@ -6,8 +6,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 import pytest
+
+from cites_guard.cli import main
+from cites_guard.errors import OutboxError
 
 CLI = [sys.executable, "-m", "cites_guard.cli"]
 
@@ -109,3 +113,40 @@ def test_resume_needs_an_output_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--resume needs -o OUTPUT" in result.stderr
+
+
+class _FailingReporter:
+    """A reporter whose outbox breaks on the third report."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def enqueue(self, listing: object, assessment: object) -> str:
+        del listing, assessment
+        self.calls += 1
+        if self.calls == 3:
+            raise OutboxError("disk full")
+        return "id"
+
+
+def test_failure_while_reporting_resumes_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record whose report could not be stored is redone once on --resume, not twice."""
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"ad-{i}", "title": "Pangolin scales 1kg"}) + "\n" for i in range(6)
+        )
+    )
+    monkeypatch.setattr("cites_guard._cli_score.open_reporter", lambda *_: _FailingReporter())
+    base = ["score", str(source), "-o", str(out), "-q", "--workers", "1", "--no-model"]
+    assert main([*base, "--report"]) == 2
+    assert main([*base, "--resume"]) == 0
+    assert _ids(out) == [f"ad-{i}" for i in range(6)]

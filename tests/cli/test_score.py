@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,52 @@ def test_workers_refuse_a_tampered_model_before_starting(
     status = main(["score", str(source), "--config", str(settings), "--workers", "2", "-q"])
     assert status == 2
     assert "SHA-256" in capsys.readouterr().err
+
+
+def test_hostile_records_are_rejected_not_fatal(tmp_path: Path) -> None:
+    """Deeply nested JSON, lone surrogates and ambiguous CSV prices are rejected by line."""
+    source = tmp_path / "in.jsonl"
+    nested = '{"id": "n", "title": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    lines = [
+        json.dumps(GOOD),
+        nested,
+        '{"id": "s", "title": "ivory \\ud800 tusk"}',
+        json.dumps({**GOOD, "id": "last"}),
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    out, errors = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    assert (
+        main(
+            ["score", str(source), "-o", str(out), "--errors", str(errors), "-q", "--workers", "1"]
+        )
+        == 1
+    )
+    assert [r["listing_id"] for r in _lines(out)] == ["ok-1", "last"]
+    rejected = {r["line"]: r for r in _lines(errors)}
+    assert sorted(rejected) == [2, 3]
+    assert rejected[3]["field"] == "title"
+    csv_path = tmp_path / "prices.csv"
+    csv_path.write_text('id,title,price\na,sofa,"1,200.50"\nb,sofa,"12,50"\n')
+    assert main(["score", str(csv_path), "-o", str(out), "--errors", str(errors), "-q"]) == 1
+    assert _lines(out)[0]["listing_id"] == "a"
+    assert _lines(errors)[0]["field"] == "price"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["score", "missing.jsonl", "-o", "out.jsonl"],
+        ["eval", "missing.jsonl"],
+        ["score", "in.jsonl", "--batch-size", "0"],
+    ],
+)
+def test_unusable_commands_exit_2_without_touching_outputs(
+    tmp_path: Path, arguments: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing input or an invalid option exits 2 and leaves existing output untouched."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_text(json.dumps(GOOD) + "\n")
+    (tmp_path / "out.jsonl").write_text("previous run\n")
+    with pytest.raises(SystemExit) if "--batch-size" in arguments else nullcontext():
+        assert main(arguments) == 2
+    assert (tmp_path / "out.jsonl").read_text() == "previous run\n"
