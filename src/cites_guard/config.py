@@ -27,8 +27,9 @@ class PolicySettings(BaseModel):
     """How risk becomes a decision.
 
     ``review`` from ``review_threshold``; ``block`` from ``block_threshold``, or from the
-    lower per-appendix threshold when the top match is in that appendix (Appendix I trade is
-    prohibited commercially, so it deserves a lower bar). A block needs a named taxon unless
+    appendix's own threshold when the top match is in an appendix listed in
+    ``block_threshold_by_appendix`` (by default Appendix I, whose commercial trade is
+    prohibited, blocks at a lower bar). A block needs a named taxon unless
     ``block_requires_match`` is off: a moderator should see *what* was blocked.
     """
 
