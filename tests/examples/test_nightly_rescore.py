@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from _load import load_example
 
 from cites_guard import Assessment, Guard, ModelError
 from cites_guard.scoring import Prepared, Score
@@ -35,17 +34,7 @@ CASES: dict[str, tuple[str, float, tuple[str, float] | None]] = {
 }
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_nightly_rescore", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rescore = _load()
+rescore = load_example("nightly_rescore")
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,10 +9,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from _load import load_example
 
 from cites_guard import Assessment, Guard
 from cites_guard.testing import capturing_reporter, guard_with_fixed_risk
@@ -23,17 +22,7 @@ EXAMPLE = REPO / "examples" / "stream_consumer.py"
 SAMPLE = REPO / "examples" / "listings.jsonl"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_stream_consumer", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-consumer_module = _load()
+consumer_module = load_example("stream_consumer")
 
 
 class SimulatedCrashError(Exception):

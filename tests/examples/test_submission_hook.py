@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import signal
@@ -13,11 +12,11 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from _load import load_example
 
 from cites_guard import Guard, OutboxError
 from cites_guard.report import Reporter
@@ -31,17 +30,7 @@ Service = tuple[str, Reporter, CapturingSession]
 RISKS = {"allow-1": 0.01, "review-1": 0.6, "block-1": 0.99, "block-2": 0.99}
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_submission_hook", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-hook = _load()
+hook = load_example("submission_hook")
 
 
 def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
