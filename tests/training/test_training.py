@@ -3,7 +3,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from cites_guard.dataset import read_labelled
+from cites_guard.errors import TrainingError
 from cites_guard.model import OnnxScorer
 from cites_guard.taxonomy import load_taxonomy
 from cites_guard.training import TrainingConfig, train
@@ -96,3 +99,30 @@ def test_no_dev_set_text_is_in_the_training_data() -> None:
 def read_labelled_corpus():
     for path in sorted((REPO / "corpus").glob("*.jsonl")):
         yield from read_labelled(path)
+
+
+def test_failed_training_leaves_the_model_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fails halfway leaves no new files beside the old manifest."""
+    output = tmp_path / "model"
+    output.mkdir()
+    (output / "manifest.json").write_text("{}")
+
+    def broken_export(*_: object) -> None:
+        raise TrainingError("simulated failure while exporting")
+
+    monkeypatch.setattr("cites_guard.training._export.export", broken_export)
+    config = TrainingConfig(
+        output=output,
+        corpus=REPO / "corpus",
+        epochs=1,
+        vocab_size=800,
+        buckets=1024,
+        dim=16,
+        hidden=16,
+        limit=200,
+    )
+    with pytest.raises(TrainingError):
+        train(config)
+    assert sorted(p.name for p in output.iterdir()) == ["manifest.json"]

@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 import random
+import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -187,12 +189,7 @@ def train(config: TrainingConfig) -> TrainingResult:
         TrainingError: The ``train`` extra is missing or the data is unusable.
     """
     _require_torch()
-    import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
-
-    from cites_guard.training._calibrate import fit_temperature  # noqa: PLC0415
-    from cites_guard.training._export import OPSET, export  # noqa: PLC0415
-    from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
 
     started = time.monotonic()
     random.seed(config.seed)
@@ -205,8 +202,35 @@ def train(config: TrainingConfig) -> TrainingResult:
     if not sets["train"] or {r.label for r in sets["train"]} != {0, 1}:
         raise TrainingError("the training set needs positives and negatives")
     config.output.mkdir(parents=True, exist_ok=True)
+    # Build beside the output and move in at the end: an interrupted or failed run never
+    # leaves new weights next to an old manifest (which would fail the checksum check).
+    work = Path(tempfile.mkdtemp(prefix=".train-", dir=config.output))
+    try:
+        result = _train_into(work, config, sets, taxonomy, started)
+        for name in ("tokenizer.json", "model.onnx", "manifest.json"):
+            (work / name).replace(config.output / name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return TrainingResult(config.output, result.examples, result.metrics, result.seconds)
+
+
+def _train_into(
+    output: Path,
+    config: TrainingConfig,
+    sets: dict[str, list[LabelledListing]],
+    taxonomy: Taxonomy,
+    started: float,
+) -> TrainingResult:
+    """The training run proper, writing its three files into ``output``."""
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    from cites_guard.training._calibrate import fit_temperature  # noqa: PLC0415
+    from cites_guard.training._export import OPSET, export  # noqa: PLC0415
+    from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
+
     texts = {name: [_text(r) for r in rows] for name, rows in sets.items()}
-    tokenizer = _train_tokenizer(texts["train"], config, config.output / "tokenizer.json")
+    tokenizer = _train_tokenizer(texts["train"], config, output / "tokenizer.json")
 
     def encode(batch_texts: Sequence[str]) -> torch.Tensor:
         ids = [e.ids for e in tokenizer.encode_batch(list(batch_texts))]
@@ -271,9 +295,9 @@ def train(config: TrainingConfig) -> TrainingResult:
     temperature, bias = fit_temperature(
         cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
     )
-    export(network, config.output / "model.onnx")
+    export(network, output / "model.onnx")
     parity = _check_parity(
-        config.output / "model.onnx", tokenizer, calibration_texts[:64], cal_logits[:64]
+        output / "model.onnx", tokenizer, calibration_texts[:64], cal_logits[:64]
     )
 
     metrics: dict[str, Any] = {"onnx_parity_max_abs_diff": parity}
@@ -281,7 +305,7 @@ def train(config: TrainingConfig) -> TrainingResult:
         if sets[name]:
             logits, group_logits = logits_of(texts[name])
             metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias, taxonomy)
-    files = {name: file_sha256(config.output / name) for name in ("model.onnx", "tokenizer.json")}
+    files = {name: file_sha256(output / name) for name in ("model.onnx", "tokenizer.json")}
     counts = {k: len(v) for k, v in sets.items()}
     sources = Counter(r.source or "user" for r in sets["train"])
     manifest = {
@@ -315,10 +339,10 @@ def train(config: TrainingConfig) -> TrainingResult:
         },
         "metrics": metrics,
     }
-    (config.output / "manifest.json").write_text(
+    (output / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    return TrainingResult(config.output, counts, metrics, time.monotonic() - started)
+    return TrainingResult(output, counts, metrics, time.monotonic() - started)
 
 
 def _check_parity(path: Path, tokenizer: Any, texts: Sequence[str], expected: Any) -> float:
