@@ -16,18 +16,23 @@ REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO.parent / "shared" / "data" / "dev-listings.jsonl"
 
 
-def test_small_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
-    """A short training run writes a model that loads, verifies and scores."""
-    config = TrainingConfig(
-        output=tmp_path / "model",
+def _tiny_config(output: Path, *, limit: int) -> TrainingConfig:
+    """A training run small enough for a test: one epoch, tiny tables, a few hundred rows."""
+    return TrainingConfig(
+        output=output,
         corpus=REPO / "corpus",
         epochs=1,
         vocab_size=800,
         buckets=1024,
         dim=16,
         hidden=16,
-        limit=400,
+        limit=limit,
     )
+
+
+def test_small_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
+    """A short training run writes a model that loads, verifies and scores."""
+    config = _tiny_config(tmp_path / "model", limit=400)
     result = train(config)
     assert result.metrics["onnx_parity_max_abs_diff"] < 1e-3
     scorer = OnnxScorer(tmp_path / "model")
@@ -113,16 +118,7 @@ def test_failed_training_leaves_the_model_folder_as_it_was(
         raise TrainingError("simulated failure while exporting")
 
     monkeypatch.setattr("cites_guard.training._export.export", broken_export)
-    config = TrainingConfig(
-        output=output,
-        corpus=REPO / "corpus",
-        epochs=1,
-        vocab_size=800,
-        buckets=1024,
-        dim=16,
-        hidden=16,
-        limit=200,
-    )
+    config = _tiny_config(output, limit=200)
     with pytest.raises(TrainingError):
         train(config)
     assert sorted(p.name for p in output.iterdir()) == ["manifest.json"]
