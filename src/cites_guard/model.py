@@ -259,6 +259,13 @@ class OnnxScorer:
                 f"{self.directory}: model inputs {self._input_names} differ from the "
                 f"manifest's {list(self.manifest.inputs)}"
             )
+        widths = {o.name: o.shape[-1] for o in self._session.get_outputs() if o.shape}
+        width = widths.get(self.manifest.outputs[-1])
+        if isinstance(width, int) and width != len(self.manifest.groups):
+            raise ModelError(
+                f"{self.directory}: the model has {width} group outputs but the manifest names "
+                f"{len(self.manifest.groups)} groups; the files come from different builds"
+            )
 
     @property
     def version(self) -> str:
@@ -284,16 +291,21 @@ class OnnxScorer:
         """Calibrated probability and group distribution for each text."""
         if not texts:
             return []
+        import numpy as np  # noqa: PLC0415
+
         logit, group_logits = self.logits(texts)
         calibration = self.manifest.calibration
-        results: list[tuple[float, dict[str, float]]] = []
-        for row, groups in zip(logit.reshape(-1), group_logits, strict=True):
-            risk = _sigmoid(float(row) / calibration.temperature + calibration.bias)
-            top = float(groups.max())
-            exps = [math.exp(float(g) - top) for g in groups]
-            total = sum(exps)
-            results.append((risk, {g: e / total for g, e in zip(self.groups, exps, strict=True)}))
-        return results
+        # Softmax over groups for the whole batch at once (float64: rows sum to 1 exactly).
+        shifted = np.exp(group_logits - group_logits.max(axis=1, keepdims=True), dtype=np.float64)
+        distributions = (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
+        groups = self.groups
+        return [
+            (
+                _sigmoid(float(row) / calibration.temperature + calibration.bias),
+                dict(zip(groups, distribution, strict=True)),
+            )
+            for row, distribution in zip(logit.reshape(-1).tolist(), distributions, strict=True)
+        ]
 
     def score(self, batch: Sequence[Prepared]) -> list[Score]:
         """Score prepared listings with the model; empty listings score 0."""

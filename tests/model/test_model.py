@@ -73,6 +73,16 @@ def test_invalid_manifest_raises_model_error(model_copy: Path) -> None:
         OnnxScorer(model_copy)
 
 
+def test_manifest_with_other_groups_raises_model_error(model_copy: Path) -> None:
+    """A manifest naming fewer groups than the model outputs is refused at load time."""
+    path = model_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["groups"] = manifest["groups"][:-1]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="different builds"):
+        OnnxScorer(model_copy)
+
+
 def test_batching_does_not_change_scores(guard: Guard) -> None:
     """Scores are the same whatever the batch size, and order is kept."""
     reference = [a.risk for a in guard.assess_many(LISTINGS, batch_size=1)]
