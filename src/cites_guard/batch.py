@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cites_guard._batching import iter_batches
 from cites_guard._records import parse_jsonl_line
@@ -73,11 +73,11 @@ def _init_worker(settings_json: str) -> None:
     _worker_guard = Guard.default(settings.model_copy(update={"model": model}))
 
 
-def _score_batch(batch: list[dict[str, Any]]) -> list[str]:
+def _score_batch(batch: list[Listing]) -> list[str]:
+    # Listings travel pickled, not re-validated: what was cut to size stays known.
     if _worker_guard is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not initialised")
-    listings = [Listing.model_validate(item) for item in batch]
-    return [a.model_dump_json() for a in _worker_guard.assess_many(listings)]
+    return [a.model_dump_json() for a in _worker_guard.assess_many(batch)]
 
 
 def assess_parallel_json(
@@ -95,10 +95,7 @@ def assess_parallel_json(
         workers: Worker processes (default: all cores).
         batch_size: Listings per task.
     """
-    batches = (
-        [listing.model_dump(mode="json") for listing in batch]
-        for batch in iter_batches(listings, batch_size)
-    )
+    batches = (list(batch) for batch in iter_batches(listings, batch_size))
     for results in _ordered_pool(
         _score_batch, batches, settings or Settings(), workers or default_workers()
     ):
