@@ -84,6 +84,8 @@ Rank = Literal["class", "order", "family", "subfamily", "genus", "species", "sub
 _TermsByLanguage = dict[str, list[str]]
 _EntryT = TypeVar("_EntryT", bound=BaseModel)
 
+_SPP = re.compile(r"\s+(spp|sp|ssp)\.?$")
+_MAX_LOOKUPS = 100_000  # memoised name lookups; far more than the taxa and their synonyms
 _SCIENTIFIC = re.compile(r"^[A-Z][a-z]+(?: [a-z][a-z-]+(?: [a-z][a-z-]+)?)?$")
 
 
@@ -228,6 +230,7 @@ class Taxonomy:
         self.version = version
         self.lookalikes_by_name: dict[str, Lookalike] = {lk.name: lk for lk in self.lookalikes}
         self._by_name: dict[str, Taxon] = {}
+        self._lookups: dict[str, Taxon | None] = {}
         for taxon in self.taxa:
             key = taxon.name.casefold()
             if key in self._by_name:
@@ -257,12 +260,18 @@ class Taxonomy:
             >>> load_taxonomy().get("Manis spp.").rank
             'genus'
         """
-        cleaned = re.sub(r"\s+(spp|sp|ssp)\.?$", "", name.strip()).casefold()
+        try:
+            return self._lookups[name]
+        except KeyError:
+            pass
+        cleaned = _SPP.sub("", name.strip()).casefold()
         found = self._by_name.get(cleaned)
         if found is None and " " in cleaned:
             found = self._by_name.get(cleaned.rsplit(" ", 1)[0])
             if found is None:
                 found = self._by_name.get(cleaned.split(" ", 1)[0])
+        if len(self._lookups) < _MAX_LOOKUPS:  # scoring asks for the same few names again
+            self._lookups[name] = found
         return found
 
     def group_of(self, name: str) -> str | None:
