@@ -190,22 +190,29 @@ def _drop_contained(hits: list[Hit]) -> list[Hit]:
 
     One word must count once: "ivory" inside "carved ivory", or "ivor" (Dutch "ivoor" with
     its doubled letter folded) inside "ivory", adds no evidence of its own.
+
+    One sweep per field and taxon, in order of start (longest first): a hit is inside an
+    earlier, different span exactly when that span reaches at least as far.
     """
-    kept = []
+    groups: dict[tuple[str, str], list[Hit]] = {}
     for hit in hits:
-        length = hit.view_end - hit.view_start
-        inside = any(
-            other is not hit
-            and other.field == hit.field
-            and other.entry.target == hit.entry.target
-            and other.view_start <= hit.view_start
-            and hit.view_end <= other.view_end
-            and other.view_end - other.view_start > length
-            for other in hits
-        )
-        if not inside:
-            kept.append(hit)
-    return kept
+        groups.setdefault((hit.field, hit.entry.target), []).append(hit)
+    inside: set[int] = set()
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda h: (h.view_start, -h.view_end))
+        reach = -1  # furthest end among earlier spans other than the current one
+        span_reach = -1
+        span: tuple[int, int] | None = None
+        for hit in group:
+            if (hit.view_start, hit.view_end) != span:
+                reach = max(reach, span_reach)
+                span = (hit.view_start, hit.view_end)
+            if reach >= hit.view_end:
+                inside.add(id(hit))
+            span_reach = max(span_reach, hit.view_end)
+    return [hit for hit in hits if id(hit) not in inside] if inside else hits
 
 
 def _one_per_span(hits: Iterable[Hit]) -> list[Hit]:
