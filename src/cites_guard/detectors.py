@@ -75,10 +75,6 @@ class Detector(Protocol):
         ...
 
 
-def _is_word_char(char: str) -> bool:
-    return char.isalnum()
-
-
 def _spaced(char: str) -> bool:
     """True for scripts that separate words with spaces (boundaries apply)."""
     code = ord(char)
@@ -125,6 +121,11 @@ class TermDetector:
                 same[twin] = entry
         self._forms: list[str] = list(by_form)
         self._entries: list[tuple[TermEntry, ...]] = [tuple(by_form[f]) for f in self._forms]
+        # Per form: must it start at a word boundary, and how many letters may follow it
+        # (-1: it must end at a boundary; None: it may end anywhere).
+        self._bounds: list[tuple[bool, int | None]] = [
+            (_spaced(f[0]), _suffix_allowance(f) if _spaced(f[-1]) else None) for f in self._forms
+        ]
         self._automaton = Automaton(self._forms)
 
     def __len__(self) -> int:
@@ -134,30 +135,36 @@ class TermDetector:
     def detect(self, field: str, view: NormalizedText) -> list[Hit]:
         """Return every bounded occurrence of a term in ``view``."""
         text = view.text
+        size = len(text)
+        bounds = self._bounds
         hits: list[Hit] = []
         for start, end, pattern_id in self._automaton.find(text):
-            form = self._forms[pattern_id]
-            if _spaced(form[0]) and start > 0 and _is_word_char(text[start - 1]):
+            bounded_start, allowed = bounds[pattern_id]
+            if bounded_start and start > 0 and text[start - 1].isalnum():
                 continue
-            stop = end
-            if _spaced(form[-1]) and end < len(text) and _is_word_char(text[end]):
-                if len(form) < _MIN_SUFFIXED:
-                    continue
+            if allowed is not None and end < size and text[end].isalnum():
+                stop = end
                 # An ending, not another word: at most three letters, and at most half the
                 # term ("tusk" -> "tusks", but "fire" does not match "firenze").
-                allowed = min(_MAX_SUFFIX, len(form) // 2)
-                while stop < len(text) and _is_word_char(text[stop]) and stop - end <= allowed:
+                while stop < size and text[stop].isalnum() and stop - end <= allowed:
                     stop += 1
                 if stop - end > allowed or not text[end:stop].isalpha():
                     continue
-            original_start, original_end = view.source_span(start, end)
-            obfuscated = view.was_obfuscated(start, end)
+            original_start, original_end = view.starts[start], view.ends[end - 1]
+            obfuscated = True in view.obfuscated[start:end]
             snippet = view.original[original_start:original_end]
             hits.extend(
                 Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)
                 for entry in self._entries[pattern_id]
             )
         return hits
+
+
+def _suffix_allowance(form: str) -> int:
+    """Letters that may follow a term: none for short ones, else an ending of up to three."""
+    if len(form) < _MIN_SUFFIXED:
+        return -1
+    return min(_MAX_SUFFIX, len(form) // 2)
 
 
 _SHORT_SPACED = 3  # letters: "SM", "tai", "cú" are words of their own too often
