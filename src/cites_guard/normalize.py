@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -66,19 +67,82 @@ _FOLD = {
 _KEEP_CONTROLS = frozenset("\n\t\r")
 
 
-@dataclass(frozen=True, slots=True)
+_Maps = tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...]]
+
+
 class NormalizedText:
     """A normalised view of ``original`` with, per view character, its source span.
 
     ``starts[k]`` and ``ends[k]`` give the span of ``original`` that view character ``k``
-    came from; :meth:`source_span` maps a view span back to an original span.
+    came from; :meth:`source_span` maps a view span back to an original span. Immutable.
+
+    The maps of plain ASCII text are built on first use: most fields of most listings name
+    nothing, and then only the view text is ever read.
     """
+
+    __slots__ = ("_build", "_maps", "original", "text")
 
     original: str
     text: str
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
-    obfuscated: tuple[bool, ...]
+
+    def __init__(self, original: str, text: str, maps: _Maps | Callable[[], _Maps]) -> None:
+        """A view of ``original``.
+
+        ``maps`` is ``(starts, ends, obfuscated)``, or a function that computes them when
+        they are first asked for.
+        """
+        self.original = original
+        self.text = text
+        self._maps: _Maps | None = None
+        self._build: Callable[[], _Maps] | None = None
+        if callable(maps):
+            self._build = maps
+        else:
+            self._maps = maps
+
+    def _get_maps(self) -> _Maps:
+        if self._maps is None:
+            assert self._build is not None  # noqa: S101 - set by _deferred
+            self._maps = self._build()
+            self._build = None
+        return self._maps
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """Start offset in ``original`` of each view character."""
+        return self._get_maps()[0]
+
+    @property
+    def ends(self) -> tuple[int, ...]:
+        """End offset in ``original`` of each view character."""
+        return self._get_maps()[1]
+
+    @property
+    def obfuscated(self) -> tuple[bool, ...]:
+        """Whether each view character needed de-obfuscation to appear."""
+        return self._get_maps()[2]
+
+    def __eq__(self, other: object) -> bool:
+        """Views are equal when the text, the view and every map agree."""
+        if not isinstance(other, NormalizedText):
+            return NotImplemented
+        return (self.original, self.text, self._get_maps()) == (
+            other.original,
+            other.text,
+            other._get_maps(),
+        )
+
+    def __hash__(self) -> int:
+        """Hash of the original and the view (equal views have equal hashes)."""
+        return hash((self.original, self.text))
+
+    def __reduce__(self) -> tuple[type[NormalizedText], tuple[str, str, _Maps]]:
+        """Pickle with the maps built (the deferred builder is a closure)."""
+        return (NormalizedText, (self.original, self.text, self._get_maps()))
+
+    def __repr__(self) -> str:
+        """Shows the original and the view."""
+        return f"NormalizedText(original={self.original!r}, text={self.text!r})"
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """Map the view span ``[start, end)`` to the smallest covering original span.
@@ -92,11 +156,12 @@ class NormalizedText:
         """
         if start >= end:
             raise ValueError("empty span")
-        return self.starts[start], self.ends[end - 1]
+        starts, ends, _ = self._get_maps()
+        return starts[start], ends[end - 1]
 
     def was_obfuscated(self, start: int, end: int) -> bool:
         """True when any character of the view span needed de-obfuscation to appear."""
-        return any(self.obfuscated[start:end])
+        return any(self._get_maps()[2][start:end])
 
 
 def _script_class(char: str) -> int:
@@ -364,8 +429,21 @@ _ASCII_TOKENS = re.compile(r"[a-z0-9]+|[^a-z0-9]+")
 _ASCII_REPEAT = re.compile(r"([a-z])\1")
 
 
+_ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_ASCII_RUNS = re.compile(r"([a-z])\1+")
+
+
 def _normalize_ascii(text: str) -> NormalizedText:
-    """The same view as :func:`normalize` for plain ASCII, a token at a time (much faster)."""
+    """The same view as :func:`normalize` for plain ASCII, built with two regular expressions.
+
+    The offset maps wait until a detector finds something (see :func:`_ascii_maps`).
+    """
+    view = _ASCII_RUNS.sub(r"\1", _ASCII_SEPARATORS.sub(" ", text.lower()))
+    return NormalizedText(text, view, lambda: _ascii_maps(text))
+
+
+def _ascii_maps(text: str) -> _Maps:
+    """The offset maps of :func:`_normalize_ascii`'s view, a token at a time."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -402,7 +480,7 @@ def _normalize_ascii(text: str) -> NormalizedText:
             starts.append(position)
             ends.append(position + 1)
             flags.append(False)
-    return NormalizedText(text, "".join(chars), tuple(starts), tuple(ends), tuple(flags))
+    return tuple(starts), tuple(ends), tuple(flags)
 
 
 def normalize(text: str) -> NormalizedText:
@@ -525,7 +603,7 @@ def _normalize_chunked(text: str) -> NormalizedText | None:
         starts.extend(s + start for s in chunk.starts[offset:])
         ends.extend(e + start for e in chunk.ends[offset:])
         flags.extend(chunk.flags[offset:])
-    return NormalizedText(text, "".join(chars), tuple(starts), tuple(ends), tuple(flags))
+    return NormalizedText(text, "".join(chars), (tuple(starts), tuple(ends), tuple(flags)))
 
 
 def _normalize_any(text: str) -> NormalizedText:
@@ -562,7 +640,7 @@ def _assemble(text: str, segments: list[tuple[int, list[_Unit]]]) -> NormalizedT
             starts.append(unit.start)
             ends.append(unit.end)
             flags.append(unit.obfuscated)
-    return NormalizedText(text, "".join(chars), tuple(starts), tuple(ends), tuple(flags))
+    return NormalizedText(text, "".join(chars), (tuple(starts), tuple(ends), tuple(flags)))
 
 
 @lru_cache(maxsize=200_000)
