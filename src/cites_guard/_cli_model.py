@@ -156,17 +156,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from cites_guard.training import TrainingConfig, train  # noqa: PLC0415
 
     corpus = Path(args.corpus) if args.corpus else None
+    # Options left unset keep TrainingConfig's defaults: they define the shipped model.
+    tuning = {
+        name: getattr(args, name)
+        for name in ("seed", "epochs", "dim", "hidden", "token_dropout")
+        if getattr(args, name) is not None
+    }
     config = TrainingConfig(
         output=Path(args.output),
         corpus=corpus,
         data=tuple(Path(p) for p in args.data),
-        seed=args.seed,
-        epochs=args.epochs,
         holdout_languages=tuple(args.holdout_language),
         holdout_groups=tuple(args.holdout_group),
         limit=args.limit,
-        dim=args.dim,
-        hidden=args.hidden,
+        **tuning,
     )
     result = train(config)
     sys.stdout.write(
@@ -218,11 +221,14 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="extra labelled JSONL (repeatable)",
     )
-    tr.add_argument("--seed", type=int, default=20261128)
-    tr.add_argument("--epochs", type=int, default=12)
+    tr.add_argument("--seed", type=int, help="random seed (default: the shipped model's)")
+    tr.add_argument("--epochs", type=int, help="passes over the training set")
     tr.add_argument("--holdout-language", action="append", default=[], metavar="LANG")
     tr.add_argument("--holdout-group", action="append", default=[], metavar="GROUP")
     tr.add_argument("--limit", type=int, help="cap examples per split (smoke tests)")
-    tr.add_argument("--dim", type=int, default=64, help="embedding size")
-    tr.add_argument("--hidden", type=int, default=128, help="hidden layer size")
+    tr.add_argument("--dim", type=int, help="embedding size")
+    tr.add_argument("--hidden", type=int, help="hidden layer size")
+    tr.add_argument(
+        "--token-dropout", type=float, help="share of tokens hidden from each training ad"
+    )
     tr.set_defaults(handler=_cmd_train)

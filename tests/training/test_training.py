@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cites_guard.dataset import read_labelled
+from cites_guard.dataset import LabelledListing, read_labelled
 from cites_guard.errors import TrainingError
 from cites_guard.model import OnnxScorer
 from cites_guard.taxonomy import load_taxonomy
@@ -14,6 +14,7 @@ from cites_guard.training.generator import generate
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO.parent / "shared" / "data" / "dev-listings.jsonl"
+TERSE = "generated: a terse ordinary ad"
 
 
 def _tiny_config(output: Path, *, limit: int) -> TrainingConfig:
@@ -46,6 +47,41 @@ def test_generator_is_reproducible() -> None:
     taxonomy = load_taxonomy()
     first = [r.title for r in generate(taxonomy, seed=5)[:200]]
     assert first == [r.title for r in generate(taxonomy, seed=5)[:200]]
+
+
+def _labelled(index: int, label: int, title: str, taxon: str | None = None) -> LabelledListing:
+    return LabelledListing(
+        id=f"t-{index}", lang="en", title=title, description="", price=None, currency=None,
+        category="", label=label, taxon=taxon, appendix="II" if label else None,
+        specimen="live" if label else None,
+        difficulty="plain" if label else "easy_negative", rationale="test",
+    )  # fmt: skip
+
+
+def test_generated_negatives_borrow_the_words_offers_share_but_not_their_code_words() -> None:
+    """Words that offers of several groups share ("collection only") also appear in generated
+    ordinary ads, terse ones included; a word only one group's offers use does not."""
+    taxonomy = load_taxonomy()
+    offers = [
+        _labelled(1, 1, "bekko comb collection only", "Eretmochelys imbricata"),
+        _labelled(2, 1, "grey parrot collection only", "Psittacus erithacus"),
+        _labelled(3, 1, "carved tusk collection only", "Elephantidae"),
+    ]
+    ordinary = [_labelled(10 + i, 0, f"sofa table lamp chair number{i}") for i in range(20)]
+    rows = generate(taxonomy, seed=3, negatives=ordinary, positives=offers)
+    words = {
+        word
+        for row in rows
+        if row.rationale in ("generated: random ordinary words", TERSE)
+        for word in f"{row.title} {row.description}".split()
+    }
+    assert {"collection", "only", "sofa"} <= words
+    assert "bekko" not in words
+    assert "comb" not in words
+    terse = [r for r in rows if r.rationale == TERSE]
+    assert terse
+    assert all(r.label == 0 for r in terse)
+    assert max(len(f"{r.title} {r.description}".split()) for r in terse) <= 7
 
 
 def _words(folded: str) -> list[str]:

@@ -38,6 +38,7 @@ _OBFUSCATION_RATE = 0.25
 _WANTED_RATE = 0.15
 _EVERYDAY_PER_LANGUAGE = 300
 _RANDOM_PER_LANGUAGE = 400
+_TERSE_PER_LANGUAGE = 300
 
 
 class _Writer:
@@ -266,41 +267,69 @@ def _everyday(
                             "ordinary goods", difficulty="easy_negative")  # fmt: skip
 
 
-def _random_word_negatives(
-    taxonomy: Taxonomy,
-    writer: _Writer,
-    counter: Iterator[int],
-    negatives: Sequence[LabelledListing],
-    per_language: int,
-) -> Iterator[LabelledListing]:
-    """Ads made of random real words of a language, none of them part of a taxonomy term.
+_SHARED_ACROSS_GROUPS = 3  # a word in offers of this many taxon groups is ordinary ad language
 
-    The words come from negative ads. Such ads teach the model that an unfamiliar word is
-    not itself a sign of wildlife.
+
+def _negative_vocabulary(
+    taxonomy: Taxonomy, negatives: Sequence[LabelledListing], positives: Sequence[LabelledListing]
+) -> dict[str, list[str]]:
+    """Per language, ordinary words, none of them part of a taxonomy term.
+
+    They are the words of negative ads, and those that offers of several taxon groups share
+    ("collection only", "DM for price"). Words that only offers use would otherwise become
+    signs of wildlife by themselves; words that only one group's offers use may be its code
+    words, and stay out.
     """
-    rng = writer.rng
     wildlife = {
         word for taxon in taxonomy.taxa for term in taxon.all_terms()
         for word in normalize_term(term).split()
     }  # fmt: skip
-    vocabulary: dict[str, list[str]] = {}
-    for record in negatives:
-        words = vocabulary.setdefault(record.lang, [])
+    groups_of: dict[tuple[str, str], set[str]] = {}
+    for record in positives:
+        group = taxonomy.group_of(record.taxon or "") or "?"
         for word in f"{record.title} {record.description}".split():
-            if normalize_term(word) not in wildlife and len(word) > 1:
-                words.append(word)
-    for lang, words in sorted(vocabulary.items()):
-        if len(words) < 50:
-            continue
+            groups_of.setdefault((record.lang, word), set()).add(group)
+    vocabulary: dict[str, list[str]] = {}
+    shared = [
+        (lang, word) for (lang, word), groups in groups_of.items()
+        if len(groups) >= _SHARED_ACROSS_GROUPS
+    ]  # fmt: skip
+    words_of = [(r.lang, w) for r in negatives for w in f"{r.title} {r.description}".split()]
+    for lang, word in [*words_of, *shared]:
+        if normalize_term(word) not in wildlife and len(word) > 1:
+            vocabulary.setdefault(lang, []).append(word)
+    return {lang: words for lang, words in sorted(vocabulary.items()) if len(words) >= 50}
+
+
+def _word_negatives(
+    vocabulary: dict[str, list[str]],
+    writer: _Writer,
+    counter: Iterator[int],
+    per_language: int,
+    *,
+    terse: bool,
+) -> Iterator[LabelledListing]:
+    """Ads made of random real words of a language, none of them part of a taxonomy term.
+
+    Such ads teach the model that an unfamiliar word is not itself a sign of wildlife.
+    ``terse`` ads have one to seven words and often no price or category ("Grasmaaier.
+    Benzine."): coded offers are often terse, and without these the model learns that a
+    short ad is a suspicious one.
+    """
+    rng = writer.rng
+    title_words, description_words = ((1, 3), (0, 4)) if terse else ((2, 5), (5, 20))
+    for lang, words in vocabulary.items():
         for _ in range(per_language):
-            title = " ".join(rng.choices(words, k=rng.randint(2, 5)))
-            description = " ".join(rng.choices(words, k=rng.randint(5, 20)))
-            price, currency = writer.price(lang)
+            title = " ".join(rng.choices(words, k=rng.randint(*title_words)))
+            description = " ".join(rng.choices(words, k=rng.randint(*description_words)))
+            price, currency = (None, None) if terse else writer.price(lang)
+            category = rng.choice(EVERYDAY_CATEGORIES) if not terse or rng.random() < 0.5 else ""
+            why = "a terse ordinary ad" if terse else "random ordinary words"
             yield LabelledListing(
                 id=f"g-{next(counter):06d}", lang=lang, title=title, description=description,
-                price=price, currency=currency, category=rng.choice(EVERYDAY_CATEGORIES),
+                price=price, currency=currency, category=category,
                 label=0, taxon=None, appendix=None, specimen=None, difficulty="easy_negative",
-                rationale="generated: random ordinary words", source="generated",
+                rationale=f"generated: {why}", source="generated",
             )  # fmt: skip
 
 
@@ -310,6 +339,7 @@ def generate(
     seed: int,
     everyday: Sequence[LabelledListing] = (),
     negatives: Sequence[LabelledListing] = (),
+    positives: Sequence[LabelledListing] = (),
 ) -> list[LabelledListing]:
     """Generate the taxonomy-driven part of the training set.
 
@@ -317,7 +347,8 @@ def generate(
         taxonomy: Source of every wildlife term.
         seed: Makes the output reproducible.
         everyday: Ordinary ads (easy negatives) to place ambiguous words into.
-        negatives: Negative ads whose words make random-word negatives.
+        negatives: Negative ads whose words make random-word and terse negatives.
+        positives: Offers whose shared, ordinary words join those negatives.
 
     Returns:
         Positives for every taxon and language with terms, and hard negatives from
@@ -341,5 +372,7 @@ def generate(
     rows.extend(_cue_negatives(taxonomy, writer, counter))
     rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
     rows.extend(_everyday(writer, counter, per_language=_EVERYDAY_PER_LANGUAGE))
-    rows.extend(_random_word_negatives(taxonomy, writer, counter, negatives, _RANDOM_PER_LANGUAGE))
+    vocabulary = _negative_vocabulary(taxonomy, negatives, positives)
+    rows.extend(_word_negatives(vocabulary, writer, counter, _RANDOM_PER_LANGUAGE, terse=False))
+    rows.extend(_word_negatives(vocabulary, writer, counter, _TERSE_PER_LANGUAGE, terse=True))
     return rows

@@ -68,6 +68,7 @@ class TrainingConfig:
     hidden: int = 128
     max_tokens: int = 192
     corpus_weight: int = 3
+    token_dropout: float = 0.15
     threads: int = 2
     holdout_languages: tuple[str, ...] = ()
     holdout_groups: tuple[str, ...] = ()
@@ -143,9 +144,12 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[Label
             sets[split_of(record.id)].append(record)
     everyday = [r for r in sets["train"] if r.difficulty == "easy_negative"]
     negatives = [r for r in sets["train"] if r.label == 0]
+    positives = [r for r in sets["train"] if r.label == 1]
     generated = [
         r
-        for r in generate(taxonomy, seed=config.seed, everyday=everyday, negatives=negatives)
+        for r in generate(
+            taxonomy, seed=config.seed, everyday=everyday, negatives=negatives, positives=positives
+        )
         if not _held_out(r, config, taxonomy)
     ]
     sets["train"] = sets["train"] * config.corpus_weight + generated
@@ -261,6 +265,10 @@ def _train_into(
         for start in range(0, len(order), config.batch_size):
             index = order[start : start + config.batch_size]
             ids = encode([texts["train"][i] for i in index])
+            if config.token_dropout:
+                # Hide a few tokens of each ad: no single word may decide the score alone.
+                dropped = torch.rand(ids.shape) < config.token_dropout
+                ids = ids.masked_fill(dropped, 0)
             logit, group_logits = network(ids)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, labels[index])
             if (groups[index] >= 0).any():
@@ -330,6 +338,8 @@ def _train_into(
             "dim": config.dim,
             "hidden": config.hidden,
             "max_tokens": config.max_tokens,
+            "corpus_weight": config.corpus_weight,
+            "token_dropout": config.token_dropout,
             "examples": counts,
             "train_sources": dict(sources),
             "holdout_languages": list(config.holdout_languages),
