@@ -11,7 +11,7 @@ Rules, in order:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cites_guard._specimen import ad_words, guess_specimen
@@ -70,6 +70,51 @@ def _near(cue: Hit, hit: Hit) -> bool:
     return cue.view_start - hit.view_end <= _CUE_WINDOW_AFTER
 
 
+_DENIALS = ("denial", "postposed_denial")
+_DENIAL_GAP_WORD = 3  # letters: "not a resin", "pas du plastique", "no es resina"
+_DENIAL_GAP_UNSPACED = 2  # characters: "不是的树脂"
+
+
+def _denies(denial: Hit, lookalike: Hit, views: Mapping[str, NormalizedText]) -> bool:
+    """True when ``denial`` negates ``lookalike`` itself: "not resin", "樹脂ではない".
+
+    Only a short word may stand between them, so "not ivory, resin" denies nothing.
+    """
+    if denial.field != lookalike.field:
+        return False
+    if denial.entry.target == "denial":
+        start, end = denial.view_end, lookalike.view_start
+    else:
+        start, end = lookalike.view_end, denial.view_start
+    if end < start:
+        return False
+    view = views.get(denial.field)
+    if view is None:
+        return end - start <= 1
+    gap = view.text[start:end]
+    words = gap.split()
+    if not words:
+        return True
+    if len(words) == 1 and " " not in gap.strip():
+        spaced = gap.strip()[0].isascii() or gap.strip()[0] < "\u0e00"
+        return len(words[0]) <= (_DENIAL_GAP_WORD if spaced else _DENIAL_GAP_UNSPACED)
+    return False
+
+
+def _undenied(
+    hits: list[Hit], denials: list[Hit], views: Mapping[str, NormalizedText], notes: list[str]
+) -> list[Hit]:
+    """The look-alike or imitation hits no denial negates ("not resin" keeps the ivory)."""
+    kept = []
+    for hit in hits:
+        denial = next((d for d in denials if _denies(d, hit, views)), None)
+        if denial is None:
+            kept.append(hit)
+        elif not any(f"denies {hit.text!r}" in note for note in notes):
+            notes.append(f"{denial.text!r} denies {hit.text!r}")
+    return kept
+
+
 def noisy_or(values: Iterable[float]) -> float:
     """Probability that at least one of several independent signals is right.
 
@@ -96,19 +141,31 @@ def _lineage(taxon: Taxon, taxonomy: Taxonomy) -> list[str]:
 
 
 def summarize(
-    hits: list[Hit], taxonomy: Taxonomy, views: Iterable[NormalizedText] = ()
+    hits: list[Hit], taxonomy: Taxonomy, views: Mapping[str, NormalizedText] | None = None
 ) -> EvidenceSummary:
     """Resolve a listing's hits into matches with confidences and an evidence-only risk.
 
     Args:
         hits: Every hit the detectors found in the listing.
         taxonomy: The taxonomy the hits refer to.
-        views: The normalised fields, used to tell the specimen kind.
+        views: The normalised fields by name, used to tell the specimen kind and to read
+            what stands between a denial and a look-alike.
     """
-    views = tuple(views)
+    views = views or {}
     positives = [h for h in hits if h.entry.kind in _STRENGTH]
-    lookalikes = _one_per_span(h for h in hits if h.entry.kind == "lookalike")
-    cues = _one_per_span(h for h in hits if h.entry.kind == "negation")
+    denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in _DENIALS]
+    notes: list[str] = []
+    lookalikes = _undenied(
+        _one_per_span(h for h in hits if h.entry.kind == "lookalike"), denials, views, notes
+    )
+    cues = _undenied(
+        _one_per_span(
+            h for h in hits if h.entry.kind == "negation" and h.entry.target not in _DENIALS
+        ),
+        denials,
+        views,
+        notes,
+    )
     resembled: set[str] = set()
     for hit in lookalikes:
         found = taxonomy.lookalikes_by_name.get(hit.entry.target)
@@ -116,7 +173,6 @@ def summarize(
             resembled.update(found.resembles)
 
     scored_by_taxon: dict[str, list[_Scored]] = {}
-    notes: list[str] = []
     for hit in _drop_contained(_one_hit_per_span(positives, taxonomy)):
         taxon = taxonomy.get(hit.entry.target)
         if taxon is None:
@@ -153,7 +209,7 @@ def summarize(
                 scored_by_taxon[name].extend(scored_by_taxon.pop(ancestor))
 
     matches: list[Match] = []
-    words = ad_words(view.text for view in views) if scored_by_taxon else frozenset()
+    words = ad_words(view.text for view in views.values()) if scored_by_taxon else frozenset()
     for name, items in scored_by_taxon.items():
         taxon = taxonomy.get(name)
         if taxon is None or not items:

@@ -145,7 +145,7 @@ class Guard:
     def prepare(self, listing: Listing) -> Prepared:
         """Run the evidence stage on one listing."""
         hits, views = self.detectors.detect(listing)
-        return Prepared(listing, views, summarize(hits, self.taxonomy, views.values()))
+        return Prepared(listing, views, summarize(hits, self.taxonomy, views))
 
     def _assess_batch(self, batch: Sequence[Listing]) -> list[Assessment]:
         prepared = [self.prepare(listing) for listing in batch]

@@ -193,11 +193,18 @@ class Lookalike(BaseModel):
 
 
 class Cue(BaseModel):
-    """Words that say the item is not the real thing (negation, imitation, depiction)."""
+    """Words that say the item is not the real thing, or that deny a look-alike.
+
+    ``negation``, ``imitation`` and ``depiction`` words ("not real", "faux", "plush") weaken
+    a wildlife term next to them. Denials do the opposite: "not resin" claims the real
+    thing, so the look-alike they deny does not count. ``denial`` words stand before the
+    look-alike ("not resin", "不是树脂"); ``postposed_denial`` words follow it, as in
+    Japanese, Korean and Turkish ("樹脂ではない").
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["negation", "imitation", "depiction"]
+    kind: Literal["negation", "imitation", "depiction", "denial", "postposed_denial"]
     lang: str
     terms: list[str] = Field(min_length=1)
 

@@ -69,6 +69,33 @@ def test_lookalikes_lower_the_risk(evidence_guard: Guard, real: str, lookalike: 
     assert lookalike_result.lookalikes or lookalike_result.risk < 0.5
 
 
+@pytest.mark.parametrize(
+    ("claim", "imitation"),
+    [
+        ("Carved ivory bangle, heavy, not resin", "Carved ivory-look resin bangle, heavy"),
+        ("象牙の根付 樹脂ではありません", "象牙風 樹脂の根付"),
+        ("กำไลงาช้าง เก่า ไม่ใช่เรซิ่น", "กำไลเรซิ่น ลายงาช้าง"),
+        ("Brazalete de marfil tallado, no es resina", "Brazalete de resina tallado tipo marfil"),
+    ],
+)
+def test_a_denied_lookalike_does_not_lower_the_risk(
+    evidence_guard: Guard, claim: str, imitation: str
+) -> None:
+    """ "Not resin" claims the real thing: the denied look-alike neither covers nor damps
+    the wildlife term, and the assessment says which word denied it."""
+    claimed = evidence_guard.assess({"id": "a", "title": claim})
+    imitated = evidence_guard.assess({"id": "b", "title": imitation})
+    assert not claimed.lookalikes
+    assert claimed.risk > imitated.risk
+
+
+def test_a_denial_must_stand_next_to_the_lookalike(evidence_guard: Guard) -> None:
+    """In "resin bangle, not ivory" the denial negates the ivory, not the resin."""
+    result = evidence_guard.assess({"id": "x", "title": "Resin bangle, not ivory"})
+    assert any(e.text.casefold() == "resin" for e in result.lookalikes)
+    assert result.decision == "allow"
+
+
 def test_empty_listing_is_allowed_and_flagged(evidence_guard: Guard) -> None:
     """A listing with no text is allowed with the empty flag, not an error."""
     result = evidence_guard.assess({"id": "empty"})
