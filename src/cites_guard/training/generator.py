@@ -39,6 +39,7 @@ _WANTED_RATE = 0.15
 _EVERYDAY_PER_LANGUAGE = 300
 _RANDOM_PER_LANGUAGE = 400
 _TERSE_PER_LANGUAGE = 300
+_CLAIM_RATE = 0.12  # offers that say what they are not: "not resin"
 
 
 class _Writer:
@@ -114,8 +115,33 @@ def _group_of_lookalike(lookalike: Lookalike, taxonomy: Taxonomy) -> str | None:
     return None
 
 
+def _authenticity_claims(taxonomy: Taxonomy) -> dict[str, list[str]]:
+    """Per language, "not resin"-style claims: a denial with an imitation word.
+
+    Sellers of the real thing say what it is not; such words must not read as a look-alike.
+    """
+    imitations: dict[str, list[str]] = {}
+    denials: dict[str, tuple[str, list[str]]] = {}
+    for cue in taxonomy.cues:
+        if cue.kind == "imitation":
+            imitations.setdefault(cue.lang, []).extend(cue.terms)
+        elif cue.kind in ("denial", "postposed_denial"):
+            denials[cue.lang] = (cue.kind, cue.terms)
+    claims: dict[str, list[str]] = {}
+    for lang, (kind, words) in denials.items():
+        for word in words:
+            for imitation in imitations.get(lang, []):
+                pair = (word, imitation) if kind == "denial" else (imitation, word)
+                claims.setdefault(lang, []).append(" ".join(pair))
+    return claims
+
+
 def _positives(
-    taxon: Taxon, writer: _Writer, counter: Iterator[int], weak: set[tuple[str, str]]
+    taxon: Taxon,
+    writer: _Writer,
+    counter: Iterator[int],
+    weak: set[tuple[str, str]],
+    claims: dict[str, list[str]],
 ) -> Iterator[LabelledListing]:
     rng = writer.rng
     ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
@@ -145,11 +171,14 @@ def _positives(
             price, currency = writer.price(lang)
             if wanted:
                 price, currency = None, None
+            description = writer.description(lang, mention)
+            if claims.get(lang) and rng.random() < _CLAIM_RATE:
+                description = f"{description} {rng.choice(claims[lang])}"
             yield LabelledListing(
                 id=f"g-{next(counter):06d}",
                 lang=lang,
                 title=writer.title(lang, shown, wanted=wanted),
-                description=writer.description(lang, mention),
+                description=description,
                 price=price,
                 currency=currency,
                 category=rng.choice(CATEGORIES[taxon.group]),
@@ -366,8 +395,9 @@ def generate(
     rows: list[LabelledListing] = []
     # Terms the detectors treat as weak (short, generic, ambiguous) never make a positive.
     weak = {(e.target, e.term.casefold()) for e in terms_of(taxonomy) if e.ambiguous}
+    claims = _authenticity_claims(taxonomy)
     for taxon in taxonomy.taxa:
-        rows.extend(_positives(taxon, writer, counter, weak))
+        rows.extend(_positives(taxon, writer, counter, weak, claims))
     rows.extend(_lookalike_negatives(taxonomy, writer, counter))
     rows.extend(_cue_negatives(taxonomy, writer, counter))
     rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
