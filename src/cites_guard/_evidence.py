@@ -73,6 +73,7 @@ def _near(cue: Hit, hit: Hit) -> bool:
 _DENIALS = ("denial", "postposed_denial")
 _DENIAL_GAP_WORD = 3  # letters: "not a resin", "pas du plastique", "no es resina"
 _DENIAL_GAP_UNSPACED = 2  # characters: "不是的树脂"
+_DENIAL_GAP_MAX = _DENIAL_GAP_WORD + 2  # view characters: the short word and its spaces
 
 
 def _denies(denial: Hit, lookalike: Hit, views: Mapping[str, NormalizedText]) -> bool:
@@ -86,7 +87,7 @@ def _denies(denial: Hit, lookalike: Hit, views: Mapping[str, NormalizedText]) ->
         start, end = denial.view_end, lookalike.view_start
     else:
         start, end = lookalike.view_end, denial.view_start
-    if end < start:
+    if end < start or end - start > _DENIAL_GAP_MAX:
         return False
     view = views.get(denial.field)
     if view is None:
@@ -105,13 +106,17 @@ def _undenied(
     hits: list[Hit], denials: list[Hit], views: Mapping[str, NormalizedText], notes: list[str]
 ) -> list[Hit]:
     """The look-alike or imitation hits no denial negates ("not resin" keeps the ivory)."""
+    if not denials or not hits:
+        return hits
     kept = []
     for hit in hits:
         denial = next((d for d in denials if _denies(d, hit, views)), None)
         if denial is None:
             kept.append(hit)
-        elif not any(f"denies {hit.text!r}" in note for note in notes):
-            notes.append(f"{denial.text!r} denies {hit.text!r}")
+            continue
+        note = f"{denial.text!r} denies {hit.text!r}"
+        if note not in notes:
+            notes.append(note)
     return kept
 
 
