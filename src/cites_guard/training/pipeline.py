@@ -160,13 +160,28 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[Label
     return sets
 
 
+_PIECES_BEYOND_ALPHABET = 256
+
+
 def _train_tokenizer(texts: Sequence[str], config: TrainingConfig, path: Path) -> Any:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: PLC0415
 
     tokenizer = Tokenizer(models.Unigram())
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    # The Unigram trainer fails when the vocabulary cannot hold every character seen: a
+    # small vocabulary over many scripts (CJK alone has thousands) grows to fit, with room
+    # for pieces longer than one character.
+    alphabet = len({char for text in texts for char in text})
+    vocab_size = max(config.vocab_size, alphabet + _PIECES_BEYOND_ALPHABET)
+    if vocab_size != config.vocab_size:
+        logger.warning(
+            "vocabulary raised from %d to %d to hold the %d characters of the training text",
+            config.vocab_size,
+            vocab_size,
+            alphabet,
+        )
     trainer = trainers.UnigramTrainer(
-        vocab_size=config.vocab_size,
+        vocab_size=vocab_size,
         special_tokens=["<pad>", "<unk>"],
         unk_token="<unk>",  # noqa: S106 - a vocabulary token, not a secret
         max_piece_length=12,
