@@ -76,41 +76,58 @@ _DENIAL_GAP_UNSPACED = 2  # characters: "不是的树脂"
 _DENIAL_GAP_MAX = _DENIAL_GAP_WORD + 2  # view characters: the short word and its spaces
 
 
-def _denies(denial: Hit, lookalike: Hit, views: Mapping[str, NormalizedText]) -> bool:
-    """True when ``denial`` negates ``lookalike`` itself: "not resin", "樹脂ではない".
+#: Punctuation between a denial and a word ends the denial: "No box. Faux ivory".
+_CLAUSE_BREAKS = frozenset(".,;:!?()[]/\\|-–—\n\r，。、！？；：（）「」")
 
-    Only a short word may stand between them, so "not ivory, resin" denies nothing.
+
+def _denies(denial: Hit, target: Hit, hits: list[Hit], views: Mapping[str, NormalizedText]) -> bool:
+    """True when ``denial`` negates ``target`` itself: "not resin", "樹脂ではない".
+
+    Only a short word of letters may stand between them, with no punctuation and no other
+    term: "not ivory, resin", "No box. Faux ivory" and "레진 상아 아님" deny nothing.
     """
-    if denial.field != lookalike.field:
+    if denial.field != target.field:
         return False
     if denial.entry.target == "denial":
-        start, end = denial.view_end, lookalike.view_start
+        start, end = denial.view_end, target.view_start
+        original = (denial.end, target.start)
     else:
-        start, end = lookalike.view_end, denial.view_start
+        start, end = target.view_end, denial.view_start
+        original = (target.end, denial.start)
     if end < start or end - start > _DENIAL_GAP_MAX:
         return False
     view = views.get(denial.field)
     if view is None:
         return end - start <= 1
-    gap = view.text[start:end]
-    words = gap.split()
+    if _CLAUSE_BREAKS.intersection(view.original[original[0] : original[1]]):
+        return False
+    if any(h.field == denial.field and start <= h.view_start and h.view_end <= end for h in hits):
+        return False
+    words = view.text[start:end].split()
     if not words:
         return True
-    if len(words) == 1 and " " not in gap.strip():
-        spaced = gap.strip()[0].isascii() or gap.strip()[0] < "\u0e00"
-        return len(words[0]) <= (_DENIAL_GAP_WORD if spaced else _DENIAL_GAP_UNSPACED)
-    return False
+    if len(words) > 1 or not words[0].isalpha():
+        return False
+    spaced = words[0][0].isascii() or words[0][0] < "\u0e00"
+    return len(words[0]) <= (_DENIAL_GAP_WORD if spaced else _DENIAL_GAP_UNSPACED)
 
 
 def _undenied(
-    hits: list[Hit], denials: list[Hit], views: Mapping[str, NormalizedText], notes: list[str]
+    targets: list[Hit],
+    denials: list[Hit],
+    hits: list[Hit],
+    views: Mapping[str, NormalizedText],
+    notes: list[str],
 ) -> list[Hit]:
     """The look-alike or imitation hits no denial negates ("not resin" keeps the ivory)."""
-    if not denials or not hits:
-        return hits
+    if not denials or not targets:
+        return targets
+    denied_spans = {(d.field, d.view_start, d.view_end) for d in denials}
     kept = []
-    for hit in hits:
-        denial = next((d for d in denials if _denies(d, hit, views)), None)
+    for hit in targets:
+        if (hit.field, hit.view_start, hit.view_end) in denied_spans:
+            continue  # the denial word itself, listed as a cue too ("并非")
+        denial = next((d for d in denials if _denies(d, hit, hits, views)), None)
         if denial is None:
             kept.append(hit)
             continue
@@ -161,13 +178,14 @@ def summarize(
     denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in _DENIALS]
     notes: list[str] = []
     lookalikes = _undenied(
-        _one_per_span(h for h in hits if h.entry.kind == "lookalike"), denials, views, notes
+        _one_per_span(h for h in hits if h.entry.kind == "lookalike"), denials, hits, views, notes
     )
     cues = _undenied(
         _one_per_span(
             h for h in hits if h.entry.kind == "negation" and h.entry.target not in _DENIALS
         ),
         denials,
+        hits,
         views,
         notes,
     )

@@ -89,11 +89,29 @@ def test_a_denied_lookalike_does_not_lower_the_risk(
     assert claimed.risk > imitated.risk
 
 
-def test_a_denial_must_stand_next_to_the_lookalike(evidence_guard: Guard) -> None:
-    """In "resin bangle, not ivory" the denial negates the ivory, not the resin."""
-    result = evidence_guard.assess({"id": "x", "title": "Resin bangle, not ivory"})
-    assert any(e.text.casefold() == "resin" for e in result.lookalikes)
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Resin bangle, not ivory",  # the denial negates the ivory, not the resin
+        "No box. Faux ivory bangle",  # punctuation ends the denial
+        "Item No. 12 faux ivory netsuke",  # a number is not a short word
+        "樹脂、象牙ではない",
+        "레진 상아 아님",  # another term stands between them
+        "不是象牙，树脂手镯",
+        "非洲仿象牙手镯",  # 非 of 非洲 (Africa) is no denial
+        "Ivory? No, resin.",
+    ],
+)
+def test_a_denial_must_stand_next_to_the_lookalike(evidence_guard: Guard, title: str) -> None:
+    """A denial counts only right beside the word it denies, with nothing else between."""
+    result = evidence_guard.assess({"id": "x", "title": title})
+    assert result.lookalikes
     assert result.decision == "allow"
+
+
+def test_a_denial_listed_as_a_cue_too_does_not_damp_the_claim(evidence_guard: Guard) -> None:
+    """并非 (is not) denies the resin; it must not also count as a negation of the ivory."""
+    assert evidence_guard.assess({"id": "x", "title": "象牙手镯，并非树脂"}).decision == "block"
 
 
 def test_empty_listing_is_allowed_and_flagged(evidence_guard: Guard) -> None:
