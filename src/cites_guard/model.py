@@ -295,8 +295,9 @@ class OnnxScorer:
 
         logit, group_logits = self.logits(texts)
         calibration = self.manifest.calibration
-        # Softmax over groups for the whole batch at once (float64: rows sum to 1 exactly).
-        shifted = np.exp(group_logits - group_logits.max(axis=1, keepdims=True), dtype=np.float64)
+        # Softmax over groups for the whole batch at once, in float64 like the scalar code.
+        wide = group_logits.astype(np.float64)
+        shifted = np.exp(wide - wide.max(axis=1, keepdims=True))
         distributions = (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
         groups = self.groups
         return [

@@ -101,11 +101,19 @@ class NormalizedText:
             self._maps = maps
 
     def _get_maps(self) -> _Maps:
-        if self._maps is None:
-            assert self._build is not None  # noqa: S101 - set by _deferred
-            self._maps = self._build()
-            self._build = None
-        return self._maps
+        # Safe when threads share a view: at worst two of them build the same maps.
+        maps = self._maps
+        if maps is None:
+            build = self._build
+            assert build is not None  # noqa: S101 - set whenever the maps are not
+            maps = self._maps = build()
+        return maps
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Refuse to change the text of a view once it is made (its hash depends on it)."""
+        if name in ("original", "text") and hasattr(self, name):
+            raise AttributeError(f"NormalizedText.{name} cannot be changed")
+        object.__setattr__(self, name, value)
 
     @property
     def starts(self) -> tuple[int, ...]:
