@@ -15,8 +15,8 @@ import random
 from collections.abc import Iterator, Sequence
 
 from cites_guard.dataset import Difficulty, LabelledListing
-from cites_guard.detectors import terms_of
-from cites_guard.normalize import normalize_term
+from cites_guard.detectors import TermDetector, terms_of
+from cites_guard.normalize import normalize, normalize_term
 from cites_guard.taxonomy import GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
 from cites_guard.training._obfuscate import obfuscate
 from cites_guard.training._phrases import (
@@ -39,6 +39,7 @@ _WANTED_RATE = 0.15
 _EVERYDAY_PER_LANGUAGE = 300
 _RANDOM_PER_LANGUAGE = 400
 _TERSE_PER_LANGUAGE = 300
+_STRENGTH_KINDS = ("species", "product", "code_word")
 _CLAIM_RATE = 0.12  # offers that say what they are not: "not resin"
 
 
@@ -120,15 +121,20 @@ def _authenticity_claims(taxonomy: Taxonomy) -> dict[str, list[str]]:
 
     Sellers of the real thing say what it is not; such words must not read as a look-alike.
     """
+    # "ivory-look" or "仿象牙" would add an ivory term to a parrot offer: keep the imitation
+    # words in which the detector finds no wildlife term, weak ones included.
+    wildlife = TermDetector(e for e in terms_of(taxonomy) if e.kind in _STRENGTH_KINDS)
     imitations: dict[str, list[str]] = {}
-    denials: dict[str, tuple[str, list[str]]] = {}
+    denials: dict[tuple[str, str], list[str]] = {}
     for cue in taxonomy.cues:
         if cue.kind == "imitation":
-            imitations.setdefault(cue.lang, []).extend(cue.terms)
+            imitations.setdefault(cue.lang, []).extend(
+                t for t in cue.terms if not wildlife.detect("term", normalize(t))
+            )
         elif cue.kind in ("denial", "postposed_denial"):
-            denials[cue.lang] = (cue.kind, cue.terms)
+            denials.setdefault((cue.lang, cue.kind), []).extend(cue.terms)
     claims: dict[str, list[str]] = {}
-    for lang, (kind, words) in denials.items():
+    for (lang, kind), words in denials.items():
         for word in words:
             for imitation in imitations.get(lang, []):
                 pair = (word, imitation) if kind == "denial" else (imitation, word)
@@ -297,6 +303,7 @@ def _everyday(
 
 
 _SHARED_ACROSS_GROUPS = 3  # a word in offers of this many taxon groups is ordinary ad language
+_PUNCTUATION = ".,;:!?()[]\"'«»“”‘’…-–—/*#，。、！？；：（）"
 
 
 def _negative_vocabulary(
@@ -315,9 +322,13 @@ def _negative_vocabulary(
     }  # fmt: skip
     groups_of: dict[tuple[str, str], set[str]] = {}
     for record in positives:
-        group = taxonomy.group_of(record.taxon or "") or "?"
-        for word in f"{record.title} {record.description}".split():
-            groups_of.setdefault((record.lang, word), set()).add(group)
+        group = taxonomy.group_of(record.taxon or "")
+        if group is None:
+            continue
+        for token in f"{record.title} {record.description}".split():
+            word = token.strip(_PUNCTUATION)
+            if word.isalpha():  # "10g", "US." and prices say nothing about ordinary ads
+                groups_of.setdefault((record.lang, word), set()).add(group)
     vocabulary: dict[str, list[str]] = {}
     shared = [
         (lang, word) for (lang, word), groups in groups_of.items()
