@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -158,3 +159,11 @@ def test_failed_training_leaves_the_model_folder_as_it_was(
     with pytest.raises(TrainingError):
         train(config)
     assert sorted(p.name for p in output.iterdir()) == ["manifest.json"]
+
+
+def test_token_dropout_out_of_range_is_refused(tmp_path: Path) -> None:
+    """Hiding every token would teach nothing: the run stops before it starts."""
+    config = dataclasses.replace(_tiny_config(tmp_path / "model", limit=10), token_dropout=1.0)
+    with pytest.raises(TrainingError, match="token_dropout"):
+        train(config)
+    assert not (tmp_path / "model").exists()

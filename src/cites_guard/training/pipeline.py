@@ -210,6 +210,10 @@ def train(config: TrainingConfig) -> TrainingResult:
     _require_torch()
     import torch  # noqa: PLC0415
 
+    if not 0.0 <= config.token_dropout < 1.0:
+        raise TrainingError(
+            f"token_dropout must be at least 0 and below 1, got {config.token_dropout}"
+        )
     started = time.monotonic()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
