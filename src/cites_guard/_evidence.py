@@ -18,7 +18,7 @@ from cites_guard._specimen import ad_words, guess_specimen
 from cites_guard.assessment import Evidence, Match
 from cites_guard.detectors import Hit
 from cites_guard.normalize import NormalizedText, normalize_term
-from cites_guard.taxonomy import Taxon, Taxonomy
+from cites_guard.taxonomy import DENIAL_KINDS, Taxon, Taxonomy
 
 __all__ = ["EvidenceSummary", "summarize"]
 
@@ -70,7 +70,6 @@ def _near(cue: Hit, hit: Hit) -> bool:
     return cue.view_start - hit.view_end <= _CUE_WINDOW_AFTER
 
 
-_DENIALS = ("denial", "postposed_denial")
 _DENIAL_GAP_WORD = 3  # letters: "not a resin", "pas du plastique", "no es resina"
 _DENIAL_GAP_UNSPACED = 2  # characters: "不是的树脂"
 _DENIAL_GAP_MAX = _DENIAL_GAP_WORD + 2  # view characters: the short word and its spaces
@@ -175,14 +174,14 @@ def summarize(
     """
     views = views or {}
     positives = [h for h in hits if h.entry.kind in _STRENGTH]
-    denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in _DENIALS]
+    denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in DENIAL_KINDS]
     notes: list[str] = []
     lookalikes = _undenied(
         _one_per_span(h for h in hits if h.entry.kind == "lookalike"), denials, hits, views, notes
     )
     cues = _undenied(
         _one_per_span(
-            h for h in hits if h.entry.kind == "negation" and h.entry.target not in _DENIALS
+            h for h in hits if h.entry.kind == "negation" and h.entry.target not in DENIAL_KINDS
         ),
         denials,
         hits,

@@ -192,6 +192,10 @@ class Lookalike(BaseModel):
         return _check_languages(value, "terms")
 
 
+#: Cue kinds that deny a look-alike rather than weaken a wildlife term (see :class:`Cue`).
+DENIAL_KINDS: tuple[str, ...] = ("denial", "postposed_denial")
+
+
 class Cue(BaseModel):
     """Words that say the item is not the real thing, or that deny a look-alike.
 

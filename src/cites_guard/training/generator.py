@@ -15,9 +15,9 @@ import random
 from collections.abc import Iterator, Sequence
 
 from cites_guard.dataset import Difficulty, LabelledListing
-from cites_guard.detectors import TermDetector, terms_of
+from cites_guard.detectors import TermDetector, TermEntry, terms_of
 from cites_guard.normalize import normalize, normalize_term
-from cites_guard.taxonomy import GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
+from cites_guard.taxonomy import DENIAL_KINDS, GROUPS, LANGUAGES, Lookalike, Taxon, Taxonomy
 from cites_guard.training._obfuscate import obfuscate
 from cites_guard.training._phrases import (
     CATEGORIES,
@@ -115,14 +115,14 @@ def _group_of_lookalike(lookalike: Lookalike, taxonomy: Taxonomy) -> str | None:
     return None
 
 
-def _authenticity_claims(taxonomy: Taxonomy) -> dict[str, list[str]]:
+def _authenticity_claims(taxonomy: Taxonomy, entries: Sequence[TermEntry]) -> dict[str, list[str]]:
     """Per language, "not resin"-style claims: a denial with an imitation word.
 
     Sellers of the real thing say what it is not; such words must not read as a look-alike.
     """
     # "ivory-look" or "仿象牙" would add an ivory term to a parrot offer: keep the imitation
     # words in which the detector finds no wildlife term, weak ones included.
-    wildlife = TermDetector(e for e in terms_of(taxonomy) if e.kind in _STRENGTH_KINDS)
+    wildlife = TermDetector(e for e in entries if e.kind in _STRENGTH_KINDS)
     imitations: dict[str, list[str]] = {}
     denials: dict[tuple[str, str], list[str]] = {}
     for cue in taxonomy.cues:
@@ -130,7 +130,7 @@ def _authenticity_claims(taxonomy: Taxonomy) -> dict[str, list[str]]:
             imitations.setdefault(cue.lang, []).extend(
                 t for t in cue.terms if not wildlife.detect("term", normalize(t))
             )
-        elif cue.kind in ("denial", "postposed_denial"):
+        elif cue.kind in DENIAL_KINDS:
             denials.setdefault((cue.lang, cue.kind), []).extend(cue.terms)
     claims: dict[str, list[str]] = {}
     for (lang, kind), words in denials.items():
@@ -404,8 +404,9 @@ def generate(
     counter = iter(range(1, 10**9))
     rows: list[LabelledListing] = []
     # Terms the detectors treat as weak (short, generic, ambiguous) never make a positive.
-    weak = {(e.target, e.term.casefold()) for e in terms_of(taxonomy) if e.ambiguous}
-    claims = _authenticity_claims(taxonomy)
+    entries = terms_of(taxonomy)
+    weak = {(e.target, e.term.casefold()) for e in entries if e.ambiguous}
+    claims = _authenticity_claims(taxonomy, entries)
     for taxon in taxonomy.taxa:
         rows.extend(_positives(taxon, writer, counter, weak, claims))
     rows.extend(_lookalike_negatives(taxonomy, writer, counter))
