@@ -17,6 +17,11 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["EMOJI_WORDS", "NormalizedText", "normalize", "normalize_term"]
 
@@ -433,10 +438,6 @@ _ASCII_TRICKS = re.compile(
     r"|(?<![A-Za-z0-9])[A-Za-z][^A-Za-z0-9\n\r]{1,3}[A-Za-z][^A-Za-z0-9\n\r]{1,3}[A-Za-z]"
     r"(?![A-Za-z0-9])"
 )
-_ASCII_TOKENS = re.compile(r"[a-z0-9]+|[^a-z0-9]+")
-_ASCII_REPEAT = re.compile(r"([a-z])\1")
-
-
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _ASCII_RUNS = re.compile(r"([a-z])\1+")
 
@@ -444,51 +445,234 @@ _ASCII_RUNS = re.compile(r"([a-z])\1+")
 def _normalize_ascii(text: str) -> NormalizedText:
     """The same view as :func:`normalize` for plain ASCII, built with two regular expressions.
 
-    The offset maps wait until a detector finds something (see :func:`_ascii_maps`).
+    The offset maps wait until a detector finds something; the vectorised path builds them.
     """
     view = _ASCII_RUNS.sub(r"\1", _ASCII_SEPARATORS.sub(" ", text.lower()))
-    return NormalizedText(text, view, lambda: _ascii_maps(text))
+    return NormalizedText(text, view, lambda: _maps_of(text))
 
 
-def _ascii_maps(text: str) -> _Maps:
-    """The offset maps of :func:`_normalize_ascii`'s view, a token at a time."""
-    chars: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    flags: list[bool] = []
-    for token in _ASCII_TOKENS.finditer(text.lower()):
-        word = token.group()
-        start, end = token.span()
-        if not ("a" <= word[0] <= "z" or "0" <= word[0] <= "9"):
-            if chars and chars[-1] == " ":
-                ends[-1] = end
-            else:
-                chars.append(" ")
-                starts.append(start)
-                ends.append(end)
-                flags.append(False)
-            continue
-        if _ASCII_REPEAT.search(word) is None:
-            chars.append(word)
-            starts.extend(range(start, end))
-            ends.extend(range(start + 1, end + 1))
-            flags.extend([False] * len(word))
-            continue
-        run = 1
-        for offset, char in enumerate(word):
-            position = start + offset
-            if chars and offset and char == word[offset - 1] and char.isalpha():
-                run += 1
-                ends[-1] = position + 1
-                if run >= 3:
-                    flags[-1] = True
+def _maps_of(text: str) -> _Maps:
+    view = _normalize_vectorised(text) or _normalize_any(text)
+    return view._get_maps()  # noqa: SLF001 - same module
+
+
+_BMP = 0x10000
+# Class letters of the vectorised path: L(atin), C(yrillic), G(reek), O(ther letters),
+# U(nspaced: CJK, Thai, Hangul), D(igit that leetspeak reads as a letter), E (other digit),
+# T (@ and $), S(eparator).
+_CLASS_LETTER = {
+    _LATIN: "L", _CYRILLIC: "C", _GREEK: "G", _OTHER: "O", _UNSPACED: "U", _LEET: "T", _SEP: "S",
+}  # fmt: skip
+# Class-letter patterns of text whose tricks only the general path undoes; each is a superset
+# of what the general path would change. Written to start on a rare letter or to be possessive,
+# so that a search costs a few microseconds, not tens.
+#: A word mixing scripts (homoglyphs).
+_MIXED_SCRIPTS = re.compile(r"L[LODET]*+[CG]|C[CODET]*+[LG]|G[GODET]*+[LC]")
+#: A lone leetspeak digit (or @, $) touching a letter.
+_LONE_LEET = re.compile(r"[DT](?:(?<=[LCGO][DT])(?![DET])|(?<![DET][DT])(?=[LCGO]))")
+#: Three one-letter words in a row (split letters), searched after a leading "S".
+_SPLIT_LETTERS = re.compile(r"[SU][LCG]S{1,3}[LCG]S{1,3}[LCG](?![LCGODET])")
+
+
+def _has_tricks(classes: str) -> bool:
+    """True when the general path may change what the vectorised path would write."""
+    scripts = ("L" in classes) + ("C" in classes) + ("G" in classes)
+    return (
+        (scripts > 1 and _MIXED_SCRIPTS.search(classes) is not None)
+        or (("D" in classes or "T" in classes) and any(map(_reads_leet, _leet_words(classes))))
+        or _SPLIT_LETTERS.search("S" + classes) is not None
+    )
+
+
+_UNSPACED_RUNS = re.compile(r"U+")
+_MAX_SPLIT_GAP_VIEW = 3
+_WORD_CLASSES = frozenset("LCGODET")
+
+
+def _leet_words(classes: str) -> list[str]:
+    """The class letters of each word holding a lone leetspeak digit that touches a letter."""
+    words = []
+    for match in _LONE_LEET.finditer(classes):
+        start = end = match.start()
+        while start > 0 and classes[start - 1] in _WORD_CLASSES:
+            start -= 1
+        while end < len(classes) and classes[end] in _WORD_CLASSES:
+            end += 1
+        words.append(classes[start:end])
+    return words
+
+
+def _reads_leet(word: str) -> bool:
+    """Whether :func:`_fix_leet` reads a digit of a word (given as class letters) as a letter.
+
+    It does not in words with fewer than two Latin letters (``x3``, ``5L``) or in a number
+    with a short unit (``3ft``, ``19cm``).
+    """
+    if word.count("L") < 2:
+        return False
+    unit = word.lstrip("DE")
+    return not (word[0] in "DE" and unit == "L" * len(unit) and len(unit) <= 3)
+
+
+_MAX_FOLD = 3  # view characters one original character may fold to on the vectorised path
+_UNSUPPORTED = 255  # width of a character only the general path handles
+_UNKNOWN = 254  # width of a character not seen yet
+
+
+class _CharTables:
+    """Per-character fold and class for the Basic Multilingual Plane, learnt on first sight.
+
+    A character folds to ``width`` view characters (0 for a dropped accent, 2 for ``ß`` or
+    Thai ``ำ``), listed in ``fold`` with their class letters in ``letter``. Emoji and
+    zero-width characters, which the general path treats specially, have width
+    :data:`_UNSUPPORTED`.
+    """
+
+    __slots__ = ("first_fold", "first_letter", "fold", "letter", "width")
+
+    def __init__(self) -> None:
+        import numpy as np  # noqa: PLC0415 - the ASCII path, used for terms, does not need it
+
+        self.fold = np.zeros((_BMP, _MAX_FOLD), dtype=np.uint32)
+        self.letter = np.zeros((_BMP, _MAX_FOLD), dtype=np.uint8)
+        self.first_fold = np.zeros(_BMP, dtype=np.uint32)  # column 0 of each, contiguous
+        self.first_letter = np.zeros(_BMP, dtype=np.uint8)
+        self.width = np.full(_BMP, _UNKNOWN, dtype=np.uint8)
+
+    def learn(self, codes: npt.NDArray[np.uint32]) -> None:
+        """Fill in the characters of ``codes`` not seen before."""
+        import numpy as np  # noqa: PLC0415
+
+        for code in np.unique(codes[self.width[codes] == _UNKNOWN]).tolist():
+            char = chr(code)
+            folded = _fold_char(char)
+            hides = not folded and unicodedata.category(char) == "Cf"
+            if char in EMOJI_WORDS or hides or len(folded) > _MAX_FOLD:
+                self.width[code] = _UNSUPPORTED
                 continue
-            run = 1
-            chars.append(char)
-            starts.append(position)
-            ends.append(position + 1)
-            flags.append(False)
-    return tuple(starts), tuple(ends), tuple(flags)
+            for k, (letter, cls) in enumerate(folded):
+                self.fold[code, k] = ord(letter)
+                self.letter[code, k] = ord(_class_letter(letter, cls))
+            self.first_fold[code] = self.fold[code, 0]
+            self.first_letter[code] = self.letter[code, 0]
+            # Width last: a thread that sees the width also sees the values.
+            self.width[code] = len(folded)
+
+
+def _class_letter(letter: str, cls: int) -> str:
+    if cls == _DIGIT:
+        return "D" if letter in _LEET_LETTERS else "E"
+    return _CLASS_LETTER[cls]
+
+
+_TABLES: list[_CharTables] = []
+
+
+def _tables() -> _CharTables:
+    if not _TABLES:
+        _TABLES.append(_CharTables())
+    return _TABLES[0]
+
+
+def _normalize_vectorised(text: str) -> NormalizedText | None:
+    """The general path's view computed with array operations, for text without tricks.
+
+    Applies when no character needs special handling (emoji, zero-width characters) and no
+    word mixes scripts, hides a leetspeak digit or is split into letters: then the view is
+    the folded text with separator runs turned into one space, repeated letters collapsed
+    and short separators between CJK or Thai runs dropped. Returns ``None`` otherwise, for
+    the general path.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    if not text:
+        return None
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if int(codes.max()) >= _BMP:
+        return None
+    tables = _tables()
+    widths = tables.width[codes]
+    if (widths == 1).all():  # the common case: one view character per original character
+        origin = None
+        folded = tables.first_fold[codes]
+        letters = tables.first_letter[codes]
+    elif (widths == _UNKNOWN).any():
+        tables.learn(codes)
+        return _normalize_vectorised(text)
+    elif (widths == _UNSUPPORTED).any():
+        return None
+    else:
+        present = np.arange(_MAX_FOLD) < widths[:, None]
+        origin = np.repeat(np.arange(len(codes)), widths)
+        folded = tables.fold[codes][present]
+        letters = tables.letter[codes][present]
+        if not len(folded):
+            return None
+    classes = letters.tobytes().decode("ascii")
+    if _has_tricks(classes):
+        return None
+
+    size = len(folded)
+    sep = letters == ord("S")
+    alpha = (letters == ord("L")) | (letters == ord("C")) | (letters == ord("G"))
+    same_as_previous = np.zeros(size, dtype=bool)
+    same_as_previous[1:] = folded[1:] == folded[:-1]
+    sep_after_sep = np.zeros(size, dtype=bool)
+    sep_after_sep[1:] = sep[1:] & sep[:-1]
+    keep = ~(sep_after_sep | (alpha & same_as_previous))
+    gaps = np.zeros(size, dtype=bool)  # separators dropped between CJK or Thai runs
+    hidden: list[int] = []  # characters flagged: a symbol or lone-character gap beside them
+    if "U" in classes and "S" in classes:
+        _join_unspaced_runs(classes, folded, gaps, hidden)
+        keep &= ~gaps
+
+    # Work on view characters ("units"): each covers one original character, or part of one.
+    kept = np.flatnonzero(keep)
+    boundaries = np.flatnonzero(keep | gaps) if hidden or gaps.any() else kept
+    last = np.empty(len(boundaries), dtype=np.int64)  # last unit of each boundary's run
+    last[:-1] = boundaries[1:] - 1
+    last[-1:] = size - 1
+    if boundaries is not kept:
+        last = last[keep[boundaries]]
+    if origin is None:
+        starts, ends = kept, last + 1
+    else:
+        starts, ends = origin[kept], origin[last] + 1
+    flags = alpha[kept] & (last - kept >= 2)  # a run of three or more letters
+    if hidden:
+        flags[np.searchsorted(kept, hidden)] = True
+    view = folded[kept]
+    view[sep[kept]] = ord(" ")
+    # The maps become tuples only when a detector asks for them.
+    return NormalizedText(
+        text,
+        view.tobytes().decode("utf-32-le"),
+        lambda: (tuple(starts.tolist()), tuple(ends.tolist()), tuple(flags.tolist())),
+    )
+
+
+def _join_unspaced_runs(
+    classes: str, folded: npt.NDArray[np.uint32], gaps: npt.NDArray[np.bool_], hidden: list[int]
+) -> None:
+    """Mark short separators between CJK or Thai runs as dropped, as :func:`_join_unspaced`."""
+    merged = 0  # length of the run being merged into
+    previous_end = -1
+    for match in _UNSPACED_RUNS.finditer(classes):
+        start, end = match.span()
+        width = start - previous_end
+        if (
+            previous_end >= 0
+            and 0 < width <= _MAX_SPLIT_GAP_VIEW
+            and classes.count("S", previous_end, start) == width
+        ):
+            gap = folded[previous_end:start].tobytes().decode("utf-32-le")
+            if not gap.isspace() or min(merged, end - start) == 1:
+                hidden.extend((previous_end - 1, start))
+            gaps[previous_end:start] = True
+            merged += end - start
+        else:
+            merged = end - start
+        previous_end = end
 
 
 def normalize(text: str) -> NormalizedText:
@@ -506,6 +690,9 @@ def normalize(text: str) -> NormalizedText:
     """
     if text.isascii() and _ASCII_TRICKS.search(text) is None:
         return _normalize_ascii(text)
+    vectorised = _normalize_vectorised(text)
+    if vectorised is not None:
+        return vectorised
     if _UNSPACED_CHARS.search(text) is None:
         chunked = _normalize_chunked(text)
         if chunked is not None:

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cites_guard.normalize import _normalize_any, normalize, normalize_term
+from cites_guard.normalize import _normalize_any, _normalize_vectorised, normalize, normalize_term
+
+REPO = Path(__file__).resolve().parents[2]
 
 # (trick, script/language, disguised text, expected normalised form)
 TRICKS = [
@@ -201,3 +206,61 @@ def test_chunked_path_equals_the_general_path(text: str) -> None:
 def test_chunked_path_examples(text: str) -> None:
     """Typical non-ASCII ads give the same view on the chunked and general paths."""
     assert normalize(text) == _normalize_any(text)
+
+
+_ANY_SCRIPT = st.text(
+    alphabet=st.sampled_from(
+        list("ivoryIVORY013457@$ .,-/*_\n\t")
+        + list("слоновакостьаеоріїαβεÉéèàçßøłğışñ")
+        + list("象牙手镯犀角穿山甲，。、「」ช้างงาำ상아팔찌ぞうげ")
+        + ["\u3000", "\u00a0"]
+        + ["\u0301", "\u0e49", "\u200b", "ﬁ", "Ｉ", "٣", "ة", "ع", "ـ", "🐘", "\U00020001"]
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_ANY_SCRIPT)
+def test_vectorised_path_equals_the_general_path(text: str) -> None:
+    """The array-based path gives exactly the view and maps of the general path, or declines."""
+    vectorised = _normalize_vectorised(text)
+    if vectorised is not None:
+        assert vectorised == _normalize_any(text)
+    assert normalize(text) == _normalize_any(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Marfil auténtico, antiguo, con pátina. Envío discreto",
+        "象牙手镯，全新。 象 牙 摆件",
+        "งาช้างแท้ ำ ก ำ ไล",
+        "Weiß, Größe 3ft, x3, 5kg, 19cm",
+        "e\u0301le\u0301phant  ivooory",
+        "상아 팔찌 / 象牙",
+    ],
+)
+def test_vectorised_path_takes_ordinary_text(text: str) -> None:
+    """Typical ads in any script take the array-based path, with the general path's result."""
+    vectorised = _normalize_vectorised(text)
+    assert vectorised is not None
+    assert vectorised == _normalize_any(text)
+
+
+def test_every_corpus_text_normalises_as_on_the_general_path() -> None:
+    """Over thousands of real-looking ads in 19 languages, the fast paths change nothing."""
+    texts = [
+        str(record[key])
+        for path in sorted((REPO / "corpus").glob("*.jsonl"))
+        for record in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        for key in ("title", "description")
+        if record.get(key)
+    ]
+    assert len(texts) > 5000
+    vectorised = 0
+    for text in texts:
+        view = normalize(text)
+        assert view == _normalize_any(text), text
+        vectorised += _normalize_vectorised(text) is not None
+    assert vectorised / len(texts) > 0.8  # the fast path is the usual one
