@@ -7,6 +7,7 @@ the words of the matched terms usually say it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
@@ -50,6 +51,9 @@ _TABLES: tuple[tuple[Specimen, frozenset[str]], ...] = (
 )
 
 
+_WIDE_CHARACTERS = re.compile("[\u2e80-\U0010ffff]")  # CJK and beyond: a character is a word
+
+
 def ad_words(texts: Iterable[str]) -> frozenset[str]:
     """The words (and single CJK characters) of normalised texts, for :func:`guess_specimen`."""
     words: set[str] = set()
@@ -57,7 +61,7 @@ def ad_words(texts: Iterable[str]) -> frozenset[str]:
         tokens = text.split()
         words.update(tokens)
         words.update(" ".join(pair) for pair in pairwise(tokens))
-        words.update(ch for ch in text if ord(ch) >= 0x2E80)
+        words.update(_WIDE_CHARACTERS.findall(text))
     return frozenset(words)
 
 

@@ -53,17 +53,27 @@ class Hit:
     text: str
 
     def to_evidence(self) -> Evidence:
-        """The public form of the hit (built from checked values, so not re-validated)."""
-        return Evidence.model_construct(
-            field=self.field,
-            start=self.start,
-            end=self.end,
-            text=self.text,
-            term=self.entry.term,
-            kind=self.entry.kind,
-            language=self.entry.language,
-            obfuscated=self.obfuscated,
+        """The public form of the hit.
+
+        Built by pydantic's compiled validator from a dict: faster than ``model_construct``,
+        which sets fields in Python, and checked all the same.
+        """
+        evidence: Evidence = _EVIDENCE_VALIDATOR.validate_python(
+            {
+                "field": self.field,
+                "start": self.start,
+                "end": self.end,
+                "text": self.text,
+                "term": self.entry.term,
+                "kind": self.entry.kind,
+                "language": self.entry.language,
+                "obfuscated": self.obfuscated,
+            }
         )
+        return evidence
+
+
+_EVIDENCE_VALIDATOR = Evidence.__pydantic_validator__
 
 
 @runtime_checkable
