@@ -25,3 +25,20 @@ def test_agrees_with_naive_search(patterns: list[str], text: str) -> None:
         if text.startswith(p, i)
     )
     assert sorted(Automaton(patterns).find(text)) == expected
+
+
+@given(
+    st.lists(st.text(alphabet="ab象牙", min_size=1, max_size=4), min_size=1, max_size=8),
+    st.text(alphabet="ab象牙 ", max_size=40),
+)
+def test_agrees_with_naive_search_across_scripts(patterns: list[str], text: str) -> None:
+    """Patterns in alphabetic and CJK scripts, in one text, are all found, in order of end."""
+    expected = sorted(
+        (i, i + len(p), pid)
+        for pid, p in enumerate(patterns)
+        for i in range(len(text) - len(p) + 1)
+        if text.startswith(p, i)
+    )
+    found = list(Automaton(patterns).find(text))
+    assert sorted(found) == expected
+    assert [end for _, end, _ in found] == sorted(end for _, end, _ in found)
