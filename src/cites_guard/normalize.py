@@ -484,7 +484,8 @@ def _has_tricks(classes: str) -> bool:
     )
 
 
-_UNSPACED_RUNS = re.compile(r"U+")
+#: Code points of the whitespace characters a folded separator can be.
+_SPACE_CODES = tuple(code for code in range(_BMP) if chr(code).isspace())
 _MAX_SPLIT_GAP_VIEW = 3
 _WORD_CLASSES = frozenset("LCGODET")
 
@@ -528,7 +529,7 @@ class _CharTables:
     :data:`_UNSUPPORTED`.
     """
 
-    __slots__ = ("first_fold", "first_letter", "fold", "letter", "width")
+    __slots__ = ("first_fold", "first_letter", "fold", "letter", "space", "width")
 
     def __init__(self) -> None:
         import numpy as np  # noqa: PLC0415 - the ASCII path, used for terms, does not need it
@@ -538,6 +539,8 @@ class _CharTables:
         self.first_fold = np.zeros(_BMP, dtype=np.uint32)  # column 0 of each, contiguous
         self.first_letter = np.zeros(_BMP, dtype=np.uint8)
         self.width = np.full(_BMP, _UNKNOWN, dtype=np.uint8)
+        self.space = np.zeros(_BMP, dtype=bool)
+        self.space[list(_SPACE_CODES)] = True
 
     def learn(self, codes: npt.NDArray[np.uint32]) -> None:
         """Fill in the characters of ``codes`` not seen before."""
@@ -620,15 +623,14 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
     sep_after_sep = np.zeros(size, dtype=bool)
     sep_after_sep[1:] = sep[1:] & sep[:-1]
     keep = ~(sep_after_sep | (alpha & same_as_previous))
-    gaps = np.zeros(size, dtype=bool)  # separators dropped between CJK or Thai runs
-    hidden: list[int] = []  # characters flagged: a symbol or lone-character gap beside them
+    hidden = None  # characters flagged: a symbol or lone-character gap beside them
     if "U" in classes and "S" in classes:
-        _join_unspaced_runs(classes, folded, gaps, hidden)
+        gaps, hidden = _join_unspaced_runs(letters, folded)
         keep &= ~gaps
 
     # Work on view characters ("units"): each covers one original character, or part of one.
     kept = np.flatnonzero(keep)
-    boundaries = np.flatnonzero(keep | gaps) if hidden or gaps.any() else kept
+    boundaries = np.flatnonzero(keep | gaps) if hidden is not None else kept
     last = np.empty(len(boundaries), dtype=np.int64)  # last unit of each boundary's run
     last[:-1] = boundaries[1:] - 1
     last[-1:] = size - 1
@@ -639,7 +641,7 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
     else:
         starts, ends = origin[kept], origin[last] + 1
     flags = alpha[kept] & (last - kept >= 2)  # a run of three or more letters
-    if hidden:
+    if hidden is not None and len(hidden):
         flags[np.searchsorted(kept, hidden)] = True
     view = folded[kept]
     view[sep[kept]] = ord(" ")
@@ -652,27 +654,44 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
 
 
 def _join_unspaced_runs(
-    classes: str, folded: npt.NDArray[np.uint32], gaps: npt.NDArray[np.bool_], hidden: list[int]
-) -> None:
-    """Mark short separators between CJK or Thai runs as dropped, as :func:`_join_unspaced`."""
-    merged = 0  # length of the run being merged into
-    previous_end = -1
-    for match in _UNSPACED_RUNS.finditer(classes):
-        start, end = match.span()
-        width = start - previous_end
-        if (
-            previous_end >= 0
-            and 0 < width <= _MAX_SPLIT_GAP_VIEW
-            and classes.count("S", previous_end, start) == width
-        ):
-            gap = folded[previous_end:start].tobytes().decode("utf-32-le")
-            if not gap.isspace() or min(merged, end - start) == 1:
-                hidden.extend((previous_end - 1, start))
-            gaps[previous_end:start] = True
-            merged += end - start
-        else:
-            merged = end - start
-        previous_end = end
+    letters: npt.NDArray[np.uint8], folded: npt.NDArray[np.uint32]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Short separators between CJK or Thai runs, as :func:`_join_unspaced` drops them.
+
+    Returns the mask of dropped separators and the characters to flag as obfuscated: those
+    beside a dropped gap that holds a symbol, or that isolates a single character.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    size = len(letters)
+    gaps = np.zeros(size, dtype=bool)
+    unspaced = np.zeros(size + 2, dtype=np.int8)
+    unspaced[1:-1] = letters == ord("U")
+    edges = np.diff(unspaced)
+    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if len(run_starts) < 2:  # a gap needs a run on each side
+        return gaps, np.empty(0, dtype=np.int64)
+    low, high = run_ends[:-1], run_starts[1:]  # the stretch between two runs
+    not_separator = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(letters != ord("S"), out=not_separator[1:])
+    joined = (high - low <= _MAX_SPLIT_GAP_VIEW) & (not_separator[high] == not_separator[low])
+    if not joined.any():
+        return gaps, np.empty(0, dtype=np.int64)
+    low, high = low[joined], high[joined]
+    offsets = low[:, None] + np.arange(_MAX_SPLIT_GAP_VIEW)
+    inside = offsets < high[:, None]
+    gaps[offsets[inside]] = True
+    spaces = np.zeros(inside.shape, dtype=bool)
+    spaces[inside] = _tables().space[folded[offsets[inside]]]
+    symbol = spaces.sum(axis=1) < inside.sum(axis=1)
+    lengths = run_ends - run_starts
+    # The run merged into has one character only when it is a lone run, not already merged.
+    after_join = np.zeros(len(joined), dtype=bool)
+    after_join[1:] = joined[:-1]
+    lone_left = ((lengths[:-1] == 1) & ~after_join)[joined]
+    lone_right = (lengths[1:] == 1)[joined]
+    flagged = symbol | lone_left | lone_right
+    return gaps, np.concatenate((low[flagged] - 1, high[flagged]))
 
 
 def normalize(text: str) -> NormalizedText:
