@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from cites_guard._automaton import Automaton
 from cites_guard.assessment import Evidence, EvidenceKind
@@ -39,9 +39,12 @@ class TermEntry:
     ambiguous: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One occurrence of a term in one field."""
+class Hit(NamedTuple):
+    """One occurrence of a term in one field.
+
+    A named tuple, not a frozen dataclass: a listing yields dozens of hits, and a tuple is
+    built in a fifth of the time while staying just as immutable.
+    """
 
     field: str
     start: int
