@@ -67,7 +67,9 @@ def _init_worker(settings_json: str) -> None:
     global _worker_guard  # noqa: PLW0603 - one guard per worker process, built once
     # Ctrl-C is the parent's to handle: it checkpoints and shuts the pool down cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One ONNX thread per process: the processes are the parallelism.
+    # One thread per process for ONNX and for the tokenizer: the processes are the
+    # parallelism, and idle threads spinning beside busy workers only steal their cores.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     settings = Settings.model_validate_json(settings_json)
     model = settings.model.model_copy(update={"intra_op_threads": 1})
     _worker_guard = Guard.default(settings.model_copy(update={"model": model}))
