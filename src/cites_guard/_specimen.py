@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from itertools import pairwise
 
 from cites_guard.assessment import Specimen
 from cites_guard.detectors import Hit
@@ -52,16 +51,30 @@ _TABLES: tuple[tuple[Specimen, frozenset[str]], ...] = (
 
 
 _WIDE_CHARACTERS = re.compile("[\u2e80-\U0010ffff]")  # CJK and beyond: a character is a word
+#: The two-word entries of the vocabulary ("hand fed"), each with a whole-word pattern.
+_PHRASES = tuple(
+    (phrase, re.compile(rf"(?<!\S){re.escape(phrase)}(?!\S)"))
+    for _, vocabulary in _TABLES
+    for phrase in sorted(vocabulary)
+    if " " in phrase
+)
 
 
 def ad_words(texts: Iterable[str]) -> frozenset[str]:
-    """The words (and single CJK characters) of normalised texts, for :func:`guess_specimen`."""
+    """The words of normalised texts, for :func:`guess_specimen`.
+
+    Whitespace-separated words, single CJK characters, and the vocabulary's two-word
+    phrases that the texts hold as whole words.
+    """
     words: set[str] = set()
     for text in texts:
-        tokens = text.split()
-        words.update(tokens)
-        words.update(" ".join(pair) for pair in pairwise(tokens))
+        words.update(text.split())
         words.update(_WIDE_CHARACTERS.findall(text))
+        words.update(
+            phrase
+            for phrase, pattern in _PHRASES
+            if phrase in text and pattern.search(text) is not None
+        )
     return frozenset(words)
 
 
