@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from cites_guard import Guard, Listing
@@ -116,11 +117,21 @@ def main() -> int:
         count = sum(1 for _ in run)  # type: ignore[attr-defined]
         return count / (time.perf_counter() - start)
 
+    def warm_rate(run: Iterator[str]) -> float:
+        next(run)  # the workers are up and their models loaded
+        start = time.perf_counter()
+        count = sum(1 for _ in run)
+        return count / (time.perf_counter() - start)
+
     one = [rate(guard.assess_many(rows, batch_size=64)) for _ in range(args.repeats)]
     figures["throughput_1_process_per_s"] = round(statistics.median(one))
     two = [rate(assess_parallel_json(rows, workers=2, batch_size=128)) for _ in range(args.repeats)]
     figures["throughput_2_workers_per_s"] = round(statistics.median(two))
     figures["speedup_2_vs_1"] = round(statistics.median(two) / statistics.median(one), 2)
+    # The same, timed from the first result on: a long-running scorer pays for starting its
+    # workers (spawn, model load: see startup_seconds_median) once, not per listing.
+    warm = [warm_rate(assess_parallel_json(rows, workers=2, batch_size=128)) for _ in range(3)]
+    figures["throughput_2_workers_warm_per_s"] = round(statistics.median(warm))
 
     # The floor: tokenizers' encode_batch alone on the same (normalised) texts.
     tokenizer = guard.scorer._tokenizer  # type: ignore[attr-defined]  # noqa: SLF001
