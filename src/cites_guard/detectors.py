@@ -151,6 +151,7 @@ class TermDetector:
         size = len(text)
         bounds = self._bounds
         hits: list[Hit] = []
+        maps = None  # the view's offset maps, fetched (and maybe built) at the first hit
         for start, end, pattern_id in self._automaton.find(text):
             bounded_start, allowed = bounds[pattern_id]
             if bounded_start and start > 0 and text[start - 1].isalnum():
@@ -163,8 +164,10 @@ class TermDetector:
                     stop += 1
                 if stop - end > allowed or not text[end:stop].isalpha():
                     continue
-            original_start, original_end = view.starts[start], view.ends[end - 1]
-            obfuscated = True in view.obfuscated[start:end]
+            if maps is None:
+                maps = view.starts, view.ends, view.obfuscated
+            original_start, original_end = maps[0][start], maps[1][end - 1]
+            obfuscated = True in maps[2][start:end]
             snippet = view.original[original_start:original_end]
             hits.extend(
                 Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)
