@@ -484,8 +484,6 @@ def _has_tricks(classes: str) -> bool:
     )
 
 
-#: Code points of the whitespace characters a folded separator can be.
-_SPACE_CODES = tuple(code for code in range(_BMP) if chr(code).isspace())
 _MAX_SPLIT_GAP_VIEW = 3
 _WORD_CLASSES = frozenset("LCGODET")
 
@@ -539,8 +537,8 @@ class _CharTables:
         self.first_fold = np.zeros(_BMP, dtype=np.uint32)  # column 0 of each, contiguous
         self.first_letter = np.zeros(_BMP, dtype=np.uint8)
         self.width = np.full(_BMP, _UNKNOWN, dtype=np.uint8)
-        self.space = np.zeros(_BMP, dtype=bool)
-        self.space[list(_SPACE_CODES)] = True
+        self.space = np.zeros(_BMP, dtype=bool)  # whitespace a folded separator can be
+        self.space[[code for code in range(_BMP) if chr(code).isspace()]] = True
 
     def learn(self, codes: npt.NDArray[np.uint32]) -> None:
         """Fill in the characters of ``codes`` not seen before."""
