@@ -484,7 +484,6 @@ def _has_tricks(classes: str) -> bool:
     )
 
 
-_MAX_SPLIT_GAP_VIEW = 3
 _WORD_CLASSES = frozenset("LCGODET")
 
 
@@ -621,14 +620,14 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
     sep_after_sep = np.zeros(size, dtype=bool)
     sep_after_sep[1:] = sep[1:] & sep[:-1]
     keep = ~(sep_after_sep | (alpha & same_as_previous))
-    hidden = None  # characters flagged: a symbol or lone-character gap beside them
+    gaps = hidden = None  # separators dropped between CJK or Thai runs; characters flagged
     if "U" in classes and "S" in classes:
         gaps, hidden = _join_unspaced_runs(letters, folded)
         keep &= ~gaps
 
     # Work on view characters ("units"): each covers one original character, or part of one.
     kept = np.flatnonzero(keep)
-    boundaries = np.flatnonzero(keep | gaps) if hidden is not None else kept
+    boundaries = kept if gaps is None else np.flatnonzero(keep | gaps)
     last = np.empty(len(boundaries), dtype=np.int64)  # last unit of each boundary's run
     last[:-1] = boundaries[1:] - 1
     last[-1:] = size - 1
@@ -639,7 +638,7 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
     else:
         starts, ends = origin[kept], origin[last] + 1
     flags = alpha[kept] & (last - kept >= 2)  # a run of three or more letters
-    if hidden is not None and len(hidden):
+    if hidden is not None and len(hidden):  # beside a symbol or lone-character gap
         flags[np.searchsorted(kept, hidden)] = True
     view = folded[kept]
     view[sep[kept]] = ord(" ")
@@ -672,11 +671,11 @@ def _join_unspaced_runs(
     low, high = run_ends[:-1], run_starts[1:]  # the stretch between two runs
     not_separator = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(letters != ord("S"), out=not_separator[1:])
-    joined = (high - low <= _MAX_SPLIT_GAP_VIEW) & (not_separator[high] == not_separator[low])
+    joined = (high - low <= _MAX_SPLIT_GAP) & (not_separator[high] == not_separator[low])
     if not joined.any():
         return gaps, np.empty(0, dtype=np.int64)
     low, high = low[joined], high[joined]
-    offsets = low[:, None] + np.arange(_MAX_SPLIT_GAP_VIEW)
+    offsets = low[:, None] + np.arange(_MAX_SPLIT_GAP)
     inside = offsets < high[:, None]
     gaps[offsets[inside]] = True
     spaces = np.zeros(inside.shape, dtype=bool)
