@@ -309,17 +309,16 @@ _PUNCTUATION = ".,;:!?()[]\"'«»“”‘’…-–—/*#，。、！？；：�
 def _negative_vocabulary(
     taxonomy: Taxonomy, negatives: Sequence[LabelledListing], positives: Sequence[LabelledListing]
 ) -> dict[str, list[str]]:
-    """Per language, ordinary words, none of them a taxonomy term on its own.
+    """Per language, ordinary words, none of them part of a taxonomy term.
 
     They are the words of negative ads, and those that offers of several taxon groups share
     ("collection only", "DM for price"). Words that only offers use would otherwise become
     signs of wildlife by themselves; words that only one group's offers use may be its code
-    words, and stay out. A word that is only part of a term ("grey" of "African grey",
-    "sea" of "sea cucumber") stays in: kept out, it was seen almost only in offers, and a
-    grey three-seater sofa read as a parrot.
+    words, and stay out.
     """
     wildlife = {
-        normalize_term(term) for taxon in taxonomy.taxa for term in taxon.all_terms()
+        word for taxon in taxonomy.taxa for term in taxon.all_terms()
+        for word in normalize_term(term).split()
     }  # fmt: skip
     groups_of: dict[tuple[str, str], set[str]] = {}
     for record in positives:
