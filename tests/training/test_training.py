@@ -85,29 +85,6 @@ def test_generated_negatives_borrow_the_words_offers_share_but_not_their_code_wo
     assert max(len(f"{r.title} {r.description}".split()) for r in terse) <= 7
 
 
-def test_generator_repeats_the_text_of_offers_and_negatives_alike() -> None:
-    """Some corpus ads come back with their description pasted again, keeping their label:
-    repetition must not itself read as wildlife, nor as innocence."""
-    ads = [
-        _labelled(i, i % 2, f"ad {i}", "Psittacus erithacus" if i % 2 else None).model_copy(
-            update={"description": f"grey three-seater number{i}"}
-        )
-        for i in range(200)
-    ]
-    rows = generate(
-        load_taxonomy(), seed=5, negatives=[a for a in ads if not a.label],
-        positives=[a for a in ads if a.label],
-    )  # fmt: skip
-    repeated = [r for r in rows if r.rationale.endswith("with its description repeated")]
-    assert {r.label for r in repeated} == {0, 1}
-    by_id = {f"t-{i}": a for i, a in enumerate(ads)}
-    for row in repeated:
-        source = by_id[row.rationale.split()[1]]
-        assert row.label == source.label
-        assert row.taxon == source.taxon
-        assert row.description.count(source.description) >= 2
-
-
 def _words(folded: str) -> list[str]:
     """Words, with letters spaced out one by one ("p a n g o l i n") joined back into one:
     a spaced-out name is one word, not eight words of copied text."""

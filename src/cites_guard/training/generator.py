@@ -38,7 +38,6 @@ _WANTED_RATE = 0.15
 _EVERYDAY_PER_LANGUAGE = 300
 _RANDOM_PER_LANGUAGE = 400
 _TERSE_PER_LANGUAGE = 300
-_REPEATED_SHARE = 0.1  # of the corpus's train ads, copied with their text pasted again
 _STRENGTH_KINDS = ("species", "product", "code_word")
 _CLAIM_RATE = 0.12  # offers that say what they are not: "not resin"
 
@@ -373,30 +372,6 @@ def _word_negatives(
             )  # fmt: skip
 
 
-def _repeated(
-    ads: Sequence[LabelledListing], writer: _Writer, counter: Iterator[int]
-) -> Iterator[LabelledListing]:
-    """Copies of some ads, offers and negatives alike, with their description pasted 2-5 times.
-
-    Sellers paste a text twice or stuff keywords; without these copies a long, repetitive
-    sofa ad ("grey three-seater" forty times) read as a parrot ad. Both labels are copied,
-    so repetition itself says nothing either way.
-    """
-    rng = writer.rng
-    for ad in ads:
-        if not ad.description or rng.random() >= _REPEATED_SHARE:
-            continue
-        description = " ".join([ad.description] * rng.randint(2, 5))
-        yield ad.model_copy(
-            update={
-                "id": f"g-{next(counter):06d}",
-                "description": description,
-                "rationale": f"generated: {ad.id} with its description repeated",
-                "source": "generated",
-            }
-        )
-
-
 def generate(
     taxonomy: Taxonomy,
     *,
@@ -441,5 +416,4 @@ def generate(
     vocabulary = _negative_vocabulary(taxonomy, negatives, positives)
     rows.extend(_word_negatives(vocabulary, writer, counter, _RANDOM_PER_LANGUAGE, terse=False))
     rows.extend(_word_negatives(vocabulary, writer, counter, _TERSE_PER_LANGUAGE, terse=True))
-    rows.extend(_repeated([*positives, *negatives], writer, counter))
     return rows
