@@ -151,7 +151,6 @@ class TermDetector:
         size = len(text)
         bounds = self._bounds
         hits: list[Hit] = []
-        maps = None  # the view's offset maps, fetched (and maybe built) at the first hit
         for start, end, pattern_id in self._automaton.find(text):
             bounded_start, allowed = bounds[pattern_id]
             if bounded_start and start > 0 and text[start - 1].isalnum():
@@ -164,10 +163,8 @@ class TermDetector:
                     stop += 1
                 if stop - end > allowed or not text[end:stop].isalpha():
                     continue
-            if maps is None:
-                maps = view.starts, view.ends, view.obfuscated
-            original_start, original_end = maps[0][start], maps[1][end - 1]
-            obfuscated = True in maps[2][start:end]
+            original_start, original_end = view.source_span(start, end)
+            obfuscated = view.was_obfuscated(start, end)
             snippet = view.original[original_start:original_end]
             hits.extend(
                 Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class NormalizedText:
 
     def was_obfuscated(self, start: int, end: int) -> bool:
         """True when any character of the view span needed de-obfuscation to appear."""
-        return any(self._get_maps()[2][start:end])
+        return True in self._get_maps()[2][start:end]
 
 
 def _script_class(char: str) -> int:
@@ -565,13 +565,10 @@ def _class_letter(letter: str, cls: int) -> str:
     return _CLASS_LETTER[cls]
 
 
-_TABLES: list[_CharTables] = []
-
-
+@cache
 def _tables() -> _CharTables:
-    if not _TABLES:
-        _TABLES.append(_CharTables())
-    return _TABLES[0]
+    """The one set of character tables, made when the first non-ASCII text comes."""
+    return _CharTables()
 
 
 def _normalize_vectorised(text: str) -> NormalizedText | None:
