@@ -1,6 +1,11 @@
 """From raw hits to matches: which taxa the evidence points at, and how strongly.
 
 Rules, in order:
+0. Look-alike and negation cues count only in the ad's own language, when it is known, and
+   only with the accents the seller typed. They lower the risk, and a short word of one
+   language is often an ordinary word of another (English "tee" in Dutch and Italian ads),
+   while folding accents away makes Vietnamese "giá" (price) read as "giả" (fake). Names,
+   products and code words still match in every language, because sellers mix languages.
 1. A look-alike term that overlaps a positive hit explains it away ("mammoth ivory").
 2. A look-alike of the same taxon or group elsewhere in the ad, or a negation/imitation cue
    just before or after a hit ("faux ivory", "ivory (resin)"), weakens it.
@@ -11,6 +16,7 @@ Rules, in order:
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +24,7 @@ from cites_guard._specimen import ad_words, guess_specimen
 from cites_guard.assessment import Evidence, Match
 from cites_guard.detectors import Hit
 from cites_guard.normalize import NormalizedText, normalize_term
-from cites_guard.taxonomy import DENIAL_KINDS, Taxon, Taxonomy
+from cites_guard.taxonomy import DENIAL_KINDS, LANGUAGES, Taxon, Taxonomy
 
 __all__ = ["EvidenceSummary", "summarize"]
 
@@ -136,6 +142,24 @@ def _undenied(
     return kept
 
 
+def _marks(text: str) -> str:
+    """The accents of a Latin-script text, in order: "giả" -> hook above."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if "\u0300" <= c <= "\u036f")
+
+
+def _cue_applies(hit: Hit, language: str | None) -> bool:
+    """Whether a look-alike or negation hit counts (rule 0).
+
+    Its language must be the ad's, and accents the seller typed must be the cue's own:
+    the normaliser folds them away, but in Vietnamese they tell words apart (giá is a price,
+    giả a fake; sạch is clean, sách a book). A seller who types no accents still matches.
+    """
+    if language is not None and not hit.entry.listed_in(language):
+        return False
+    typed = _marks(hit.text)
+    return not typed or typed == _marks(hit.entry.term)
+
+
 def noisy_or(values: Iterable[float]) -> float:
     """Probability that at least one of several independent signals is right.
 
@@ -162,7 +186,10 @@ def _lineage(taxon: Taxon, taxonomy: Taxonomy) -> list[str]:
 
 
 def summarize(
-    hits: list[Hit], taxonomy: Taxonomy, views: Mapping[str, NormalizedText] | None = None
+    hits: list[Hit],
+    taxonomy: Taxonomy,
+    views: Mapping[str, NormalizedText] | None = None,
+    language: str | None = None,
 ) -> EvidenceSummary:
     """Resolve a listing's hits into matches with confidences and an evidence-only risk.
 
@@ -171,8 +198,13 @@ def summarize(
         taxonomy: The taxonomy the hits refer to.
         views: The normalised fields by name, used to tell the specimen kind and to read
             what stands between a denial and a look-alike.
+        language: The ad's language (given or detected); cues of other languages are
+            dropped. ``None``, or a language the taxonomy does not cover, keeps them all.
     """
     views = views or {}
+    if language not in LANGUAGES:
+        language = None
+    hits = [h for h in hits if h.entry.kind in _STRENGTH or _cue_applies(h, language)]
     positives = [h for h in hits if h.entry.kind in _STRENGTH]
     denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in DENIAL_KINDS]
     notes: list[str] = []

@@ -1,14 +1,15 @@
 """Cheap language detection: script first, then common words for Latin-script languages.
 
-Good enough to label an assessment and pick report wording; matching never depends on it,
-because sellers mix languages and terms of every language are searched in every ad.
+Good enough to label an assessment, pick report wording and decide which languages'
+look-alike cues apply. Names, products and code words never depend on it: sellers mix
+languages, and those terms of every language are searched in every ad.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-__all__ = ["detect_language"]
+__all__ = ["base_language", "detect_language"]
 
 _STOPWORDS: dict[str, frozenset[str]] = {
     lang: frozenset(words.split())
@@ -73,3 +74,13 @@ def detect_language(text: str) -> str | None:
     if not votes:
         return None
     return votes.most_common(1)[0][0]
+
+
+def base_language(hint: str) -> str:
+    """The ISO 639-1 part of a language hint: ``pt-BR`` and ``PT_br`` are ``pt``.
+
+    Example:
+        >>> base_language("pt-BR")
+        'pt'
+    """
+    return hint.replace("_", "-").split("-", 1)[0].strip().casefold()

@@ -12,7 +12,7 @@ whole detectors to a :class:`DetectorRegistry` without forking::
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from cites_guard._automaton import Automaton
@@ -37,6 +37,12 @@ class TermEntry:
     target: str
     """Scientific name (species/product/code_word), look-alike name, or cue kind."""
     ambiguous: bool = False
+    also_in: frozenset[str] = frozenset()
+    """Other languages that list the same term with the same meaning (merged entries)."""
+
+    def listed_in(self, language: str) -> bool:
+        """Whether ``language`` lists this term (a language-less entry is listed in all)."""
+        return self.language is None or self.language == language or language in self.also_in
 
 
 class Hit(NamedTuple):
@@ -130,8 +136,14 @@ class TermDetector:
             )
             if twin is None:
                 same.append(entry)
-            elif same[twin].ambiguous and not entry.ambiguous:
-                same[twin] = entry
+                continue
+            kept, other = same[twin], entry
+            if kept.ambiguous and not entry.ambiguous:
+                kept, other = entry, kept
+            languages = set(kept.also_in | other.also_in)
+            if other.language is not None and other.language != kept.language:
+                languages.add(other.language)
+            same[twin] = replace(kept, also_in=frozenset(languages))
         self._forms: list[str] = list(by_form)
         self._entries: list[tuple[TermEntry, ...]] = [tuple(by_form[f]) for f in self._forms]
         # Per form: must it start at a word boundary, and how many letters may follow it

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from cites_guard._batching import iter_batches
 from cites_guard._evidence import EvidenceSummary, summarize
-from cites_guard._language import detect_language
+from cites_guard._language import base_language, detect_language
 from cites_guard.assessment import Assessment, Match, ScoringStep
 from cites_guard.config import Settings
 from cites_guard.detectors import DetectorRegistry, TermEntry
@@ -145,7 +145,13 @@ class Guard:
     def prepare(self, listing: Listing) -> Prepared:
         """Run the evidence stage on one listing."""
         hits, views = self.detectors.detect(listing)
-        return Prepared(listing, views, summarize(hits, self.taxonomy, views))
+        language = listing.language
+        if language is None:
+            language = detect_language(" ".join(t for _, t in listing.text_fields()))
+        evidence = summarize(
+            hits, self.taxonomy, views, base_language(language) if language else None
+        )
+        return Prepared(listing, views, evidence, language)
 
     def _assess_batch(self, batch: Sequence[Listing]) -> list[Assessment]:
         prepared = [self.prepare(listing) for listing in batch]
@@ -217,11 +223,8 @@ class Guard:
                 detail=f"{decision}: {rule}",
             )
         )
-        language = listing.language
-        detected = False
-        if language is None:
-            language = detect_language(" ".join(t for _, t in listing.text_fields()))
-            detected = language is not None
+        language = item.language
+        detected = listing.language is None and language is not None
         return Assessment(
             listing_id=listing.id,
             risk=round(risk, 4),

@@ -21,11 +21,13 @@ __all__ = ["EvidenceScorer", "Prepared", "Score", "Scorer"]
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A listing ready to score: its normalised fields and its evidence."""
+    """A listing ready to score: its normalised fields, its evidence and its language."""
 
     listing: Listing
     views: Mapping[str, NormalizedText]
     evidence: EvidenceSummary
+    language: str | None = None
+    """The listing's language hint, or the detected language when it gave none."""
 
 
 @dataclass(frozen=True, slots=True)

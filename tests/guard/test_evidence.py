@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from cites_guard import ExtraTerm, Guard, Settings, TaxonomySettings
 from cites_guard.config import ModelSettings
 from cites_guard.detectors import TermDetector, TermEntry
+from cites_guard.normalize import normalize
 
 # (language, title, expected taxon, the original slice the evidence must quote)
 DISGUISED = [
@@ -107,6 +108,62 @@ def test_a_denial_must_stand_next_to_the_lookalike(evidence_guard: Guard, title:
     result = evidence_guard.assess({"id": "x", "title": title})
     assert result.lookalikes
     assert result.decision == "allow"
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "foreign_cue"),
+    [
+        # English "tee" (a T-shirt, a depiction) inside an Italian ad.
+        ("it", "Bracciale in avorio antico, con tee", "tee"),
+        ("pt-BR", "Pulseira de marfim antiga, com tee", "tee"),
+    ],
+)
+def test_cues_of_another_language_do_not_lower_the_risk(
+    evidence_guard: Guard, language: str, title: str, foreign_cue: str
+) -> None:
+    """A look-alike or negation cue counts only in the ad's language; without a language
+    (none given, none detected) every language's cues still apply."""
+    told = evidence_guard.assess({"id": "a", "title": title, "language": language})
+    assert foreign_cue not in {e.term for e in told.lookalikes}
+    assert told.decision != "allow"
+    untold = evidence_guard.assess({"id": "b", "title": title, "language": "xx"})
+    assert foreign_cue in {e.term for e in untold.lookalikes}
+    assert untold.risk < told.risk
+
+
+@pytest.mark.parametrize("language", ["vi", None])
+def test_accents_the_seller_typed_must_be_the_cues_own(
+    evidence_guard: Guard, language: str | None
+) -> None:
+    """Vietnamese "giá" (price) and "sạch" (clean) fold to the forms of "giả" (fake) and
+    "sách" (book), but they are not those words; unaccented "gia" still reads as a cue."""
+    typed = evidence_guard.assess(
+        {"id": "a", "title": "Vảy tê tê khô, sạch, giá sỉ", "language": language}
+    )
+    assert not {"giả", "sách"} & {e.term for e in typed.lookalikes}
+    assert typed.decision != "allow"
+    bare = evidence_guard.assess({"id": "b", "title": "Vay te te kho gia", "language": "vi"})
+    assert "giả" in {e.term for e in bare.lookalikes}
+
+
+def test_a_cue_listed_in_several_languages_counts_in_each(evidence_guard: Guard) -> None:
+    """One term, one meaning, several languages: merged into one entry that keeps them all."""
+    entries = [
+        TermEntry("resina", "negation", "es", "imitation"),
+        TermEntry("resina", "negation", "it", "imitation"),
+        TermEntry("resina", "negation", "pt", "imitation"),
+    ]
+    (hit,) = TermDetector(entries).detect("title", normalize("resina"))
+    assert [hit.entry.listed_in(lang) for lang in ("es", "it", "pt", "en")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    result = evidence_guard.assess(
+        {"id": "x", "title": "Bracciale in resina tipo avorio", "language": "it"}
+    )
+    assert "resina" in {e.term for e in result.lookalikes}
 
 
 def test_a_denial_listed_as_a_cue_too_does_not_damp_the_claim(evidence_guard: Guard) -> None:
