@@ -5,7 +5,8 @@ Stages, each recorded in :attr:`Assessment.steps`:
 1. **evidence**: normalise every field and find taxonomy terms (names, products, code words,
    look-alikes, negations); resolve them into taxon matches.
 2. **model**: the scorer (bundled ONNX model, or evidence alone) gives the risk.
-3. **fusion**: strong evidence can raise the model's risk; look-alike cues lower it.
+3. **fusion**: the model's risk and the evidence become one risk (:mod:`.fusion`): a
+   regression fitted with the model, or the hand-set rule for scorers without one.
 4. **policy**: thresholds (per appendix) turn the risk into allow / review / block.
 """
 
@@ -24,6 +25,7 @@ from cites_guard.assessment import Assessment, Match, ScoringStep
 from cites_guard.config import Settings
 from cites_guard.detectors import DetectorRegistry, TermEntry
 from cites_guard.errors import InputError, ModelError
+from cites_guard.fusion import Fusion, rule_fusion
 from cites_guard.listing import Listing
 from cites_guard.model import OnnxScorer, bundled_model_dir
 from cites_guard.policy import Policy
@@ -33,13 +35,6 @@ from cites_guard.taxonomy import Taxonomy, load_taxonomy
 __all__ = ["Guard"]
 
 logger = logging.getLogger("cites_guard")
-
-#: How much evidence alone can raise a model's risk: 1-(1-p_model)(1-w*p_evidence).
-EVIDENCE_WEIGHT = 0.5
-#: Factor applied to the risk when look-alike or negation cues are present and no taxon
-#: match survived them.
-LOOKALIKE_FACTOR = 0.3
-_SURVIVING_MATCH = 0.5
 
 
 class Guard:
@@ -80,6 +75,10 @@ class Guard:
         ]
         self.detectors = detectors or DetectorRegistry.from_taxonomy(self.taxonomy, extra)
         self.scorer: Scorer = scorer or EvidenceScorer()
+        #: The fitted fusion the model brings, if any; otherwise the hand-set rule.
+        self.fusion: Fusion | None = (
+            self.scorer.fusion if isinstance(self.scorer, OnnxScorer) else None
+        )
         self.policy = Policy(self.settings.policy)
 
     @classmethod
@@ -175,7 +174,8 @@ class Guard:
             )
         ]
         risk = evidence.risk
-        if not isinstance(self.scorer, EvidenceScorer):
+        from_model = not isinstance(self.scorer, EvidenceScorer)
+        if from_model:
             steps.append(
                 ScoringStep(
                     stage=self.scorer.name,
@@ -185,30 +185,20 @@ class Guard:
                 )
             )
             risk = score.risk
-            fused = 1.0 - (1.0 - risk) * (1.0 - EVIDENCE_WEIGHT * evidence.risk)
-            if fused > risk + 1e-6:
-                steps.append(
-                    ScoringStep(
-                        stage="fusion",
-                        risk_before=round(risk, 4),
-                        risk_after=round(fused, 4),
-                        detail="taxonomy evidence raises the model risk",
-                    )
-                )
-                risk = fused
-        surviving = any(m.confidence >= _SURVIVING_MATCH for m in evidence.matches)
-        if evidence.lookalikes and not surviving:
-            lowered = risk * LOOKALIKE_FACTOR
-            cues = ", ".join(sorted({e.text for e in evidence.lookalikes}))[:200]
+        if self.fusion is not None:
+            stages = self.fusion.stages(risk, evidence)
+        else:
+            stages = rule_fusion(risk, evidence, from_model=from_model)
+        for stage in stages:
             steps.append(
                 ScoringStep(
-                    stage="lookalike",
+                    stage=stage.stage,
                     risk_before=round(risk, 4),
-                    risk_after=round(lowered, 4),
-                    detail=f"look-alike or negation cues: {cues}",
+                    risk_after=round(stage.risk, 4),
+                    detail=stage.detail,
                 )
             )
-            risk = lowered
+            risk = stage.risk
         risk = min(1.0, max(0.0, risk))
         matches = evidence.matches
         if not matches and risk >= self.settings.policy.review_threshold:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cites_guard.errors import ModelError, ModelIntegrityError
+from cites_guard.fusion import Fusion
 from cites_guard.normalize import NormalizedText
 from cites_guard.scoring import Prepared, Score
 
@@ -70,6 +71,10 @@ class ModelManifest(BaseModel):
     inputs: tuple[str, ...] = ("input_ids",)
     outputs: tuple[str, ...] = ("logit", "group_logits")
     calibration: Calibration
+    fusion: Fusion | None = Field(
+        default=None,
+        description="Fitted fusion of the model and the evidence; absent: the hand-set rule.",
+    )
     threshold: float = Field(ge=0.0, le=1.0, description="Suggested review threshold.")
     licence: str = "Apache-2.0"
     training: dict[str, Any] = Field(default_factory=dict)
@@ -271,6 +276,11 @@ class OnnxScorer:
     def version(self) -> str:
         """The model's version from its manifest."""
         return self.manifest.version
+
+    @property
+    def fusion(self) -> Fusion | None:
+        """The fusion fitted with this model, if its manifest has one."""
+        return self.manifest.fusion
 
     @property
     def groups(self) -> tuple[str, ...]:

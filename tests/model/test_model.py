@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,6 @@ def test_bundled_model_is_complete_and_small() -> None:
     assert total < 30 * 1024 * 1024
     assert manifest.opset >= 13
     assert (directory / "MODEL_CARD.md").exists()
-
-
-@pytest.fixture
-def model_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "model"
-    shutil.copytree(bundled_model_dir(), target)
-    return target
 
 
 def test_tampered_model_is_refused(model_copy: Path) -> None:

@@ -38,6 +38,7 @@ def test_small_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
     result = train(config)
     assert result.metrics["onnx_parity_max_abs_diff"] < 1e-3
     scorer = OnnxScorer(tmp_path / "model")
+    assert scorer.fusion is not None  # fitted on the calibration split, which has both labels
     ((risk, groups),) = scorer.probabilities(["ivory bangle"])
     assert 0.0 <= risk <= 1.0
     assert set(groups) == set(scorer.groups)

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import random
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ from typing import Any
 
 from cites_guard.dataset import LabelledListing, read_labelled
 from cites_guard.errors import InputError, TrainingError
+from cites_guard.fusion import Fusion, fusion_features
 from cites_guard.model import file_sha256, model_text
 from cites_guard.normalize import normalize
 from cites_guard.taxonomy import GROUPS, Taxonomy, load_taxonomy
@@ -322,6 +324,7 @@ def _train_into(
     temperature, bias = fit_temperature(
         cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
     )
+    fusion = _fit_fusion(sets["calibration"], cal_logits, temperature, bias, taxonomy)
     export(network, output / "model.onnx")
     parity = _check_parity(
         output / "model.onnx", tokenizer, calibration_texts[:64], cal_logits[:64]
@@ -332,6 +335,10 @@ def _train_into(
         if sets[name]:
             logits, group_logits = logits_of(texts[name])
             metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias, taxonomy)
+            if fusion is not None:
+                metrics[name]["fused"] = _fused_metrics(
+                    sets[name], logits, temperature, bias, fusion, taxonomy
+                )
     files = {name: file_sha256(output / name) for name in ("model.onnx", "tokenizer.json")}
     counts = {k: len(v) for k, v in sets.items()}
     sources = Counter(r.source or "user" for r in sets["train"])
@@ -345,6 +352,7 @@ def _train_into(
         "inputs": ["input_ids"],
         "outputs": ["logit", "group_logits"],
         "calibration": {"temperature": temperature, "bias": bias},
+        **({"fusion": fusion.model_dump(mode="json")} if fusion is not None else {}),
         "threshold": 0.5,
         "licence": "Apache-2.0",
         "training": {
@@ -372,6 +380,67 @@ def _train_into(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return TrainingResult(output, counts, metrics, time.monotonic() - started)
+
+
+def _fusion_rows(
+    rows: Sequence[LabelledListing],
+    logits: Any,
+    temperature: float,
+    bias: float,
+    taxonomy: Taxonomy,
+) -> list[tuple[float, ...]]:
+    """:func:`fusion_features` of each row, from the evidence stage inference runs."""
+    from cites_guard.guard import Guard  # noqa: PLC0415
+
+    guard = Guard(taxonomy=taxonomy)  # evidence only: the model's risk comes from `logits`
+    out = []
+    for record, logit in zip(rows, logits, strict=True):
+        risk = 1.0 / (1.0 + math.exp(-(float(logit) / temperature + bias)))
+        out.append(fusion_features(risk, guard.prepare(record.to_listing()).evidence))
+    return out
+
+
+def _fit_fusion(
+    rows: Sequence[LabelledListing],
+    logits: Any,
+    temperature: float,
+    bias: float,
+    taxonomy: Taxonomy,
+) -> Fusion | None:
+    """Fit the fusion on the calibration split; none without a split holding both labels."""
+    labels = [r.label for r in rows]
+    if len(set(labels)) < 2:
+        logger.warning("no calibration split with both labels: the model ships without fusion")
+        return None
+    fusion = Fusion.fit(_fusion_rows(rows, logits, temperature, bias, taxonomy), labels)
+    logger.info("fusion weights %s bias %.3f", fusion.weights, fusion.bias)
+    return fusion
+
+
+def _fused_metrics(
+    rows: Sequence[LabelledListing],
+    logits: Any,
+    temperature: float,
+    bias: float,
+    fusion: Fusion,
+    taxonomy: Taxonomy,
+) -> dict[str, float]:
+    """Precision, recall and F1 of the fused risk at 0.5."""
+    features = _fusion_rows(rows, logits, temperature, bias, taxonomy)
+    flagged = [
+        1.0
+        / (
+            1.0
+            + math.exp(-(fusion.bias + sum(w * v for w, v in zip(fusion.weights, f, strict=True))))
+        )
+        >= 0.5
+        for f in features
+    ]
+    tp = sum(1 for f, r in zip(flagged, rows, strict=True) if f and r.label == 1)
+    precision = tp / max(sum(flagged), 1)
+    recall = tp / max(sum(1 for r in rows if r.label == 1), 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
 def _check_parity(path: Path, tokenizer: Any, texts: Sequence[str], expected: Any) -> float:
