@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from cites_guard import Guard, Settings
 from cites_guard.config import ModelSettings
+from cites_guard.model import bundled_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -23,3 +25,11 @@ def evidence_guard() -> Guard:
 def guard() -> Guard:
     """The guard a marketplace gets from Guard.default(): bundled model and taxonomy."""
     return Guard.default()
+
+
+@pytest.fixture
+def model_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled model directory."""
+    target = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), target)
+    return target
