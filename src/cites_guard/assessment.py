@@ -90,7 +90,9 @@ class Assessment(BaseModel):
     risk: float = Field(ge=0.0, le=1.0, description="Probability the ad offers a CITES specimen.")
     decision: Decision
     rule: str = Field(description="The policy rule that produced the decision.")
-    matches: tuple[Match, ...] = ()
+    matches: tuple[Match, ...] = Field(
+        default=(), description="Taxa the ad points at, most likely first."
+    )
     lookalikes: tuple[Evidence, ...] = Field(
         default=(), description="Negations and look-alike cues that lowered the risk."
     )
@@ -109,5 +111,5 @@ class Assessment(BaseModel):
 
     @property
     def top_match(self) -> Match | None:
-        """The most confident match, or ``None``."""
-        return max(self.matches, key=lambda m: m.confidence, default=None)
+        """The most likely match (the first), or ``None``."""
+        return self.matches[0] if self.matches else None

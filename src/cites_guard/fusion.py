@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEATURES",
+    "SURVIVING_MATCH",
     "Fusion",
     "FusionStage",
     "fusion_features",

@@ -31,7 +31,7 @@ class Policy:
             return "allow", "listing has no text to assess"
         if risk < s.review_threshold:
             return "allow", f"risk {risk:.2f} < review threshold {s.review_threshold:.2f}"
-        top = max(matches, key=lambda m: m.confidence, default=None)
+        top = matches[0] if matches else None  # most likely first
         block_at = s.block_threshold
         rule = f"block threshold {block_at:.2f}"
         if top is not None and top.appendix in s.block_threshold_by_appendix:
