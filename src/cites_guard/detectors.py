@@ -247,7 +247,9 @@ def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
             for lang, terms in table.items():
                 for term in terms:
                     form = normalize_term(term)
-                    if len(form) <= _SHORT_UNSPACED and form and not _spaced(form[0]):
+                    # One character is no evidence in any script: 牙 alone, or "HH"
+                    # (Harris's hawk) folded to "h" like "Elfenbeeein" to "elfenbein".
+                    if len(form.replace(" ", "")) <= _SHORT_UNSPACED:
                         continue
                     weak = term.casefold() in ambiguous or _is_weak(form) or form in generic
                     entries.append(TermEntry(term, kind, lang, taxon.name, weak))
