@@ -30,7 +30,10 @@ class PolicySettings(BaseModel):
     appendix's own threshold when the top match is in an appendix listed in
     ``block_threshold_by_appendix`` (by default Appendix I, whose commercial trade is
     prohibited, blocks at a lower bar). A block needs a named taxon unless
-    ``block_requires_match`` is off: a moderator should see *what* was blocked.
+    ``block_requires_match`` is off: a moderator should see *what* was blocked. An ad that
+    names a taxon outright ("ivory netsuke": a match of at least ``review_named_at`` from
+    its own words) with no look-alike or negation cue is reviewed whatever the risk, so the
+    guard never passes what a keyword list would have caught.
     """
 
     model_config = _STRICT
@@ -41,6 +44,13 @@ class PolicySettings(BaseModel):
         default_factory=lambda: dict[Appendix, float]({"I": 0.8})
     )
     block_requires_match: bool = True
+    review_named_at: float | None = Field(
+        default=0.85,
+        ge=0.0,
+        le=1.0,
+        description="Match confidence from the ad's own words that is always reviewed "
+        "when no look-alike or negation cue is present; None: the risk alone decides.",
+    )
     report_decisions: tuple[Decision, ...] = ("block",)
 
     @model_validator(mode="after")

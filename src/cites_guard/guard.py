@@ -192,7 +192,9 @@ class Guard:
                 )
             )
             risk = score.risk
-        if self.fusion is not None:
+        if empty:
+            stages = []  # nothing to fuse: a fitted intercept must not lift an empty ad
+        elif self.fusion is not None:
             stages = self.fusion.stages(risk, evidence)
         else:
             stages = rule_fusion(risk, evidence, from_model=from_model)
@@ -210,7 +212,9 @@ class Guard:
         matches = evidence.matches
         if from_model:
             matches = self._ranked_matches(matches, score, risk)
-        decision, rule = self.policy.decide(risk, matches, empty=empty)
+        decision, rule = self.policy.decide(
+            risk, matches, empty=empty, cued=bool(evidence.lookalikes)
+        )
         steps.append(
             ScoringStep(
                 stage="policy",

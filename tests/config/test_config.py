@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cites_guard import ConfigError, Settings
-from cites_guard.assessment import Match
+from cites_guard.assessment import Evidence, Match
 from cites_guard.config import PolicySettings
 from cites_guard.policy import Policy
 
@@ -48,6 +48,46 @@ def test_appendix_one_blocks_at_a_lower_risk() -> None:
 def test_block_without_a_named_taxon_goes_to_review() -> None:
     """A moderator must see what was blocked, so a high risk without a taxon is reviewed."""
     assert Policy(PolicySettings()).decide(0.99, [])[0] == "review"
+
+
+def _named_match(confidence: float, *, spans: bool = True) -> Match:
+    evidence = (
+        (
+            Evidence(
+                field="title",
+                start=0,
+                end=13,
+                text="ivory netsuke",
+                term="ivory netsuke",
+                kind="product",
+                language="en",
+            ),
+        )
+        if spans
+        else ()
+    )
+    return Match(
+        taxon="Elephantidae",
+        rank="family",
+        group="elephants",
+        appendix="I",
+        confidence=confidence,
+        evidence=evidence,
+    )
+
+
+def test_a_taxon_named_outright_is_reviewed_whatever_the_risk() -> None:
+    """ "ivory netsuke" is never allowed on a low model risk, unless a cue explains it away,
+    the match is weak, the model alone inferred it, or the marketplace turned the rule off."""
+    policy = Policy(PolicySettings())
+    decision, rule = policy.decide(0.04, [_named_match(0.85)])
+    assert decision == "review"
+    assert "names Elephantidae outright (ivory netsuke)" in rule
+    assert policy.decide(0.04, [_named_match(0.85)], cued=True)[0] == "allow"
+    assert policy.decide(0.04, [_named_match(0.55)])[0] == "allow"
+    assert policy.decide(0.04, [_named_match(0.9, spans=False)])[0] == "allow"
+    off = Policy(PolicySettings(review_named_at=None))
+    assert off.decide(0.04, [_named_match(0.97)])[0] == "allow"
 
 
 def test_with_threshold_keeps_block_above_review() -> None:
