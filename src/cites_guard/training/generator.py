@@ -40,6 +40,10 @@ _RANDOM_PER_LANGUAGE = 400
 _TERSE_PER_LANGUAGE = 300
 _STRENGTH_KINDS = ("species", "product", "code_word")
 _CLAIM_RATE = 0.12  # offers that say what they are not: "not resin"
+#: Offers that also carry a few ordinary words ("estate find", "pick up Sunday"). Without
+#: them ordinary words appear only in negatives, and "Carved ivory bangle, estate find"
+#: scored 0.04: the model had learnt that ordinary words mean an ordinary ad.
+_ORDINARY_WORDS_RATE = 0.3
 
 
 class _Writer:
@@ -147,6 +151,7 @@ def _positives(
     counter: Iterator[int],
     weak: set[tuple[str, str]],
     claims: dict[str, list[str]],
+    ordinary: dict[str, list[str]],
 ) -> Iterator[LabelledListing]:
     rng = writer.rng
     ambiguous = {t.casefold() for t in taxon.ambiguous_terms}
@@ -179,10 +184,17 @@ def _positives(
             description = writer.description(lang, mention)
             if claims.get(lang) and rng.random() < _CLAIM_RATE:
                 description = f"{description} {rng.choice(claims[lang])}"
+            title = writer.title(lang, shown, wanted=wanted)
+            if ordinary.get(lang) and rng.random() < _ORDINARY_WORDS_RATE:
+                words = " ".join(rng.choices(ordinary[lang], k=rng.randint(1, 4)))
+                if rng.random() < 0.5:
+                    title = f"{title}, {words}"
+                else:
+                    description = f"{description} {words}"
             yield LabelledListing(
                 id=f"g-{next(counter):06d}",
                 lang=lang,
-                title=writer.title(lang, shown, wanted=wanted),
+                title=title,
                 description=description,
                 price=price,
                 currency=currency,
@@ -407,13 +419,13 @@ def generate(
     entries = terms_of(taxonomy)
     weak = {(e.target, e.term.casefold()) for e in entries if e.ambiguous}
     claims = _authenticity_claims(taxonomy, entries)
+    vocabulary = _negative_vocabulary(taxonomy, negatives, positives)
     for taxon in taxonomy.taxa:
-        rows.extend(_positives(taxon, writer, counter, weak, claims))
+        rows.extend(_positives(taxon, writer, counter, weak, claims, vocabulary))
     rows.extend(_lookalike_negatives(taxonomy, writer, counter))
     rows.extend(_cue_negatives(taxonomy, writer, counter))
     rows.extend(_ambiguous_negatives(taxonomy, writer, counter, everyday))
     rows.extend(_everyday(writer, counter, per_language=_EVERYDAY_PER_LANGUAGE))
-    vocabulary = _negative_vocabulary(taxonomy, negatives, positives)
     rows.extend(_word_negatives(vocabulary, writer, counter, _RANDOM_PER_LANGUAGE, terse=False))
     rows.extend(_word_negatives(vocabulary, writer, counter, _TERSE_PER_LANGUAGE, terse=True))
     return rows
