@@ -43,8 +43,14 @@ class FixedScorer:
         >>> guard = guard_with_fixed_risk(0.95, by_id={"safe-1": 0.01})
         >>> guard.assess({"id": "ad-1", "title": "pangolin scales"}).decision
         'block'
-        >>> guard.assess({"id": "safe-1", "title": "pangolin scales"}).decision
+        >>> guard.assess({"id": "safe-1", "title": "scales, 1 kg, dried"}).decision
         'allow'
+
+    A taxon the ad names outright is reviewed whatever the risk (the policy's
+    ``review_named_at``):
+
+        >>> guard.assess({"id": "safe-1", "title": "pangolin scales"}).decision
+        'review'
     """
 
     name = "fixed"

@@ -44,6 +44,8 @@ _CLAIM_RATE = 0.12  # offers that say what they are not: "not resin"
 #: them ordinary words appear only in negatives, and "Carved ivory bangle, estate find"
 #: scored 0.04: the model had learnt that ordinary words mean an ordinary ad.
 _ORDINARY_WORDS_RATE = 0.3
+#: Offers for a term that holds an ambiguous word ("ivory bangle"): it carries the context.
+_DISAMBIGUATING_OFFERS = 4
 
 
 class _Writer:
@@ -145,6 +147,17 @@ def _authenticity_claims(taxonomy: Taxonomy, entries: Sequence[TermEntry]) -> di
     return claims
 
 
+def _offers(term: str, ambiguous: set[str]) -> int:
+    """Offers to write for a term: more when a word of it is ambiguous on its own.
+
+    "ivory bangle" and "carved ivory" are what make "ivory" wildlife rather than a colour;
+    with one offer each against every ivory-coloured dress among the negatives, the model
+    learnt that "carved ivory" was the colour.
+    """
+    words = term.casefold().split()
+    return _DISAMBIGUATING_OFFERS if len(words) > 1 and ambiguous.intersection(words) else 1
+
+
 def _positives(
     taxon: Taxon,
     writer: _Writer,
@@ -168,7 +181,10 @@ def _positives(
         # Every term makes an offer: a sample of three left the most traded products (17
         # English ivory terms) to chance, and the model forgot "ivory bracelet" when the
         # draw missed it.
-        for difficulty, term in [*plain, *coded]:
+        for difficulty, term in [
+            *[item for item in plain for _ in range(_offers(item[1], ambiguous))],
+            *coded,
+        ]:
             shown = term
             level: Difficulty = difficulty
             if rng.random() < _OBFUSCATION_RATE:
