@@ -56,6 +56,11 @@ class EvidenceSummary:
     notes: tuple[str, ...]
 
     @property
+    def strongest(self) -> float:
+        """Confidence of the most confident match (0 without one)."""
+        return max((m.confidence for m in self.matches), default=0.0)
+
+    @property
     def group_scores(self) -> dict[str, float]:
         """Highest match confidence per taxon group."""
         scores: dict[str, float] = {}

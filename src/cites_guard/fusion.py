@@ -36,6 +36,7 @@ __all__ = [
     "FusionStage",
     "fusion_features",
     "rule_fusion",
+    "sigmoid",
 ]
 
 #: What the fitted fusion reads, in order.
@@ -69,7 +70,8 @@ def _logit(probability: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _sigmoid(value: float) -> float:
+def sigmoid(value: float) -> float:
+    """The logistic function, without overflow for large negative values."""
     if value >= 0:
         return 1.0 / (1.0 + math.exp(-value))
     z = math.exp(value)
@@ -88,13 +90,12 @@ def fusion_features(model_risk: float, evidence: EvidenceSummary) -> tuple[float
         >>> fusion_features(0.5, EvidenceSummary((), (), 0.0, ()))
         (0.0, 0.0, 0.0, 0.0, 0.0)
     """
-    strongest = max((m.confidence for m in evidence.matches), default=0.0)
     cue = bool(evidence.lookalikes)
-    survived = strongest >= SURVIVING_MATCH
+    survived = evidence.strongest >= SURVIVING_MATCH
     return (
         _logit(model_risk),
         evidence.risk,
-        strongest,
+        evidence.strongest,
         float(cue and not survived),
         float(cue and survived),
     )
@@ -122,17 +123,20 @@ class Fusion(BaseModel):
             )
         return self
 
+    def probability(self, features: Sequence[float]) -> float:
+        """The fused probability for the values of :data:`FEATURES`."""
+        return sigmoid(self.bias + sum(w * v for w, v in zip(self.weights, features, strict=True)))
+
     def risk(self, model_risk: float, evidence: EvidenceSummary) -> float:
         """The fused probability that the ad offers a CITES specimen."""
-        values = fusion_features(model_risk, evidence)
-        return _sigmoid(self.bias + sum(w * v for w, v in zip(self.weights, values, strict=True)))
+        return self.probability(fusion_features(model_risk, evidence))
 
     def stages(self, model_risk: float, evidence: EvidenceSummary) -> list[FusionStage]:
         """The fusion stage, with the inputs that moved the risk named in its detail."""
         risk = self.risk(model_risk, evidence)
         parts = [f"model {model_risk:.2f}", f"evidence {evidence.risk:.2f}"]
         if evidence.lookalikes:
-            survived = any(m.confidence >= SURVIVING_MATCH for m in evidence.matches)
+            survived = evidence.strongest >= SURVIVING_MATCH
             kept = "a taxon match survived them" if survived else "no taxon match survived them"
             parts.append(f"look-alike or negation cues ({_cues(evidence)}); {kept}")
         return [
@@ -209,8 +213,7 @@ def rule_fusion(
             )
         )
         risk = fused
-    survived = any(m.confidence >= SURVIVING_MATCH for m in evidence.matches)
-    if evidence.lookalikes and not survived:
+    if evidence.lookalikes and evidence.strongest < SURVIVING_MATCH:
         stages.append(
             FusionStage(
                 stage="lookalike",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cites_guard.errors import ModelError, ModelIntegrityError
-from cites_guard.fusion import Fusion
+from cites_guard.fusion import Fusion, sigmoid
 from cites_guard.normalize import NormalizedText
 from cites_guard.scoring import Prepared, Score
 
@@ -55,6 +54,10 @@ class Calibration(BaseModel):
 
     temperature: float = Field(gt=0.0)
     bias: float = 0.0
+
+    def probability(self, logit: float) -> float:
+        """The calibrated probability of a raw model logit."""
+        return sigmoid(logit / self.temperature + self.bias)
 
 
 class ModelManifest(BaseModel):
@@ -228,13 +231,6 @@ def model_text(views: Mapping[str, NormalizedText]) -> str:
     return FIELD_SEPARATOR.join(fields)
 
 
-def _sigmoid(value: float) -> float:
-    if value >= 0:
-        return 1.0 / (1.0 + math.exp(-value))
-    z = math.exp(value)
-    return z / (1.0 + z)
-
-
 class OnnxScorer:
     """Scores listings with an ONNX model directory (the bundled one by default).
 
@@ -313,7 +309,7 @@ class OnnxScorer:
         groups = self.groups
         return [
             (
-                _sigmoid(float(row) / calibration.temperature + calibration.bias),
+                calibration.probability(float(row)),
                 dict(zip(groups, distribution, strict=True)),
             )
             for row, distribution in zip(logit.reshape(-1).tolist(), distributions, strict=True)

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import math
 import random
 import shutil
 import tempfile
@@ -27,7 +26,8 @@ from typing import Any
 from cites_guard.dataset import LabelledListing, read_labelled
 from cites_guard.errors import InputError, TrainingError
 from cites_guard.fusion import Fusion, fusion_features
-from cites_guard.model import file_sha256, model_text
+from cites_guard.guard import Guard
+from cites_guard.model import Calibration, file_sha256, model_text
 from cites_guard.normalize import normalize
 from cites_guard.taxonomy import GROUPS, Taxonomy, load_taxonomy
 
@@ -324,7 +324,9 @@ def _train_into(
     temperature, bias = fit_temperature(
         cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
     )
-    fusion = _fit_fusion(sets["calibration"], cal_logits, temperature, bias, taxonomy)
+    calibration = Calibration(temperature=temperature, bias=bias)
+    evidence_guard = Guard(taxonomy=taxonomy)  # the evidence stage inference runs, no model
+    fusion = _fit_fusion(sets["calibration"], cal_logits, calibration, evidence_guard)
     export(network, output / "model.onnx")
     parity = _check_parity(
         output / "model.onnx", tokenizer, calibration_texts[:64], cal_logits[:64]
@@ -337,7 +339,7 @@ def _train_into(
             metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias, taxonomy)
             if fusion is not None:
                 metrics[name]["fused"] = _fused_metrics(
-                    sets[name], logits, temperature, bias, fusion, taxonomy
+                    sets[name], logits, calibration, evidence_guard, fusion
                 )
     files = {name: file_sha256(output / name) for name in ("model.onnx", "tokenizer.json")}
     counts = {k: len(v) for k, v in sets.items()}
@@ -383,36 +385,30 @@ def _train_into(
 
 
 def _fusion_rows(
-    rows: Sequence[LabelledListing],
-    logits: Any,
-    temperature: float,
-    bias: float,
-    taxonomy: Taxonomy,
+    rows: Sequence[LabelledListing], logits: Any, calibration: Calibration, guard: Guard
 ) -> list[tuple[float, ...]]:
-    """:func:`fusion_features` of each row, from the evidence stage inference runs."""
-    from cites_guard.guard import Guard  # noqa: PLC0415
+    """:func:`fusion_features` of each row.
 
-    guard = Guard(taxonomy=taxonomy)  # evidence only: the model's risk comes from `logits`
-    out = []
-    for record, logit in zip(rows, logits, strict=True):
-        risk = 1.0 / (1.0 + math.exp(-(float(logit) / temperature + bias)))
-        out.append(fusion_features(risk, guard.prepare(record.to_listing()).evidence))
-    return out
+    The model's risk comes from ``logits``; the evidence from ``guard``, an evidence-only
+    guard that runs the same evidence stage as inference.
+    """
+    return [
+        fusion_features(
+            calibration.probability(float(logit)), guard.prepare(record.to_listing()).evidence
+        )
+        for record, logit in zip(rows, logits, strict=True)
+    ]
 
 
 def _fit_fusion(
-    rows: Sequence[LabelledListing],
-    logits: Any,
-    temperature: float,
-    bias: float,
-    taxonomy: Taxonomy,
+    rows: Sequence[LabelledListing], logits: Any, calibration: Calibration, guard: Guard
 ) -> Fusion | None:
     """Fit the fusion on the calibration split; none without a split holding both labels."""
     labels = [r.label for r in rows]
     if len(set(labels)) < 2:
         logger.warning("no calibration split with both labels: the model ships without fusion")
         return None
-    fusion = Fusion.fit(_fusion_rows(rows, logits, temperature, bias, taxonomy), labels)
+    fusion = Fusion.fit(_fusion_rows(rows, logits, calibration, guard), labels)
     logger.info("fusion weights %s bias %.3f", fusion.weights, fusion.bias)
     return fusion
 
@@ -420,21 +416,14 @@ def _fit_fusion(
 def _fused_metrics(
     rows: Sequence[LabelledListing],
     logits: Any,
-    temperature: float,
-    bias: float,
+    calibration: Calibration,
+    guard: Guard,
     fusion: Fusion,
-    taxonomy: Taxonomy,
 ) -> dict[str, float]:
     """Precision, recall and F1 of the fused risk at 0.5."""
-    features = _fusion_rows(rows, logits, temperature, bias, taxonomy)
     flagged = [
-        1.0
-        / (
-            1.0
-            + math.exp(-(fusion.bias + sum(w * v for w, v in zip(fusion.weights, f, strict=True))))
-        )
-        >= 0.5
-        for f in features
+        fusion.probability(features) >= 0.5
+        for features in _fusion_rows(rows, logits, calibration, guard)
     ]
     tp = sum(1 for f, r in zip(flagged, rows, strict=True) if f and r.label == 1)
     precision = tp / max(sum(flagged), 1)
