@@ -19,12 +19,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cites_guard._specimen import ad_words, guess_specimen
 from cites_guard.assessment import Evidence, Match
 from cites_guard.detectors import Hit
 from cites_guard.normalize import NormalizedText, normalize_term
-from cites_guard.taxonomy import DENIAL_KINDS, LANGUAGES, Taxon, Taxonomy
+from cites_guard.taxonomy import DENIAL_KINDS, LANGUAGES, Taxonomy
 
 __all__ = ["EvidenceSummary", "summarize"]
 
@@ -152,6 +153,9 @@ def _marks(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if "\u0300" <= c <= "\u036f")
 
 
+_term_marks = lru_cache(maxsize=4096)(_marks)
+
+
 def _cue_applies(hit: Hit, language: str | None) -> bool:
     """Whether a look-alike or negation hit counts (rule 0).
 
@@ -161,8 +165,10 @@ def _cue_applies(hit: Hit, language: str | None) -> bool:
     """
     if language is not None and not hit.entry.listed_in(language):
         return False
+    if hit.text.isascii():
+        return True
     typed = _marks(hit.text)
-    return not typed or typed == _marks(hit.entry.term)
+    return not typed or typed == _term_marks(hit.entry.term)
 
 
 def noisy_or(values: Iterable[float]) -> float:
@@ -176,18 +182,6 @@ def noisy_or(values: Iterable[float]) -> float:
     for value in values:
         miss *= 1.0 - value
     return 1.0 - miss
-
-
-def _lineage(taxon: Taxon, taxonomy: Taxonomy) -> list[str]:
-    names = [taxon.name]
-    seen = {taxon.name}
-    parent = taxon.parent
-    while parent is not None and parent not in seen:
-        seen.add(parent)
-        names.append(parent)
-        found = taxonomy.get(parent)
-        parent = found.parent if found else None
-    return names
 
 
 def summarize(
@@ -245,7 +239,7 @@ def summarize(
         if covering is not None:
             notes.append(f"{hit.text!r} is part of look-alike {covering.text!r}")
             continue
-        lineage = _lineage(taxon, taxonomy)
+        lineage = taxonomy.lineage(taxon)
         if resembled.intersection([*lineage, taxon.group]):
             scored.strength *= _LOOKALIKE_DAMPING
             scored.notes.append("a look-alike of this taxon is named in the ad")
@@ -262,7 +256,7 @@ def summarize(
         taxon = taxonomy.get(name)
         if taxon is None:
             continue
-        ancestors = _lineage(taxon, taxonomy)[1:]
+        ancestors = taxonomy.lineage(taxon)[1:]
         for ancestor in ancestors:
             if ancestor in scored_by_taxon and ancestor != name:
                 scored_by_taxon[name].extend(scored_by_taxon.pop(ancestor))
@@ -367,7 +361,7 @@ def _one_hit_per_span(hits: list[Hit], taxonomy: Taxonomy) -> list[Hit]:
     for taxa in by_span.values():
         if len(taxa) > 1:
             lineages = {
-                name: set(_lineage(found, taxonomy))
+                name: set(taxonomy.lineage(found))
                 for name in taxa
                 if (found := taxonomy.get(name)) is not None
             }

@@ -94,13 +94,13 @@ def guess_specimen(
         >>> guess_specimen([], grey, ad_words(["hand fed baby grey"]))
         'live'
     """
-    found = set(words)
-    for hit in hits:
-        form = normalize_term(hit.entry.term)
-        found.update(form.split())
-        found.update(ch for ch in form if ord(ch) >= 0x2E80)
+    named: set[str] = set()  # the words of the matched terms
+    for term in {hit.entry.term for hit in hits}:
+        form = normalize_term(term)
+        named.update(form.split())
+        named.update(ch for ch in form if ord(ch) >= 0x2E80)
     for specimen, vocabulary in _TABLES:
-        if found & vocabulary:
+        if not (vocabulary.isdisjoint(named) and vocabulary.isdisjoint(words)):
             return specimen
     if len(taxon.traded_as) == 1 or (taxon.traded_as and taxon.traded_as[0] == "live"):
         return taxon.traded_as[0]

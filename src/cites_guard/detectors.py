@@ -163,6 +163,7 @@ class TermDetector:
         size = len(text)
         bounds = self._bounds
         hits: list[Hit] = []
+        maps = None
         for start, end, pattern_id in self._automaton.find(text):
             bounded_start, allowed = bounds[pattern_id]
             if bounded_start and start > 0 and text[start - 1].isalnum():
@@ -175,8 +176,10 @@ class TermDetector:
                     stop += 1
                 if stop - end > allowed or not text[end:stop].isalpha():
                     continue
-            original_start, original_end = view.source_span(start, end)
-            obfuscated = view.was_obfuscated(start, end)
+            if maps is None:  # built on the first hit: most fields name nothing
+                starts, ends, flags = maps = view.maps
+            original_start, original_end = starts[start], ends[end - 1]
+            obfuscated = True in flags[start:end]
             snippet = view.original[original_start:original_end]
             hits.extend(
                 Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)

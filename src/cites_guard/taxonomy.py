@@ -255,10 +255,32 @@ class Taxonomy:
                 raise TaxonomyError(
                     f"taxon {taxon.name!r} names parent {taxon.parent!r}, which is not defined"
                 )
+        self._lineages: dict[str, tuple[str, ...]] = {t.name: self._walk_up(t) for t in self.taxa}
 
     def __len__(self) -> int:
         """Number of taxa."""
         return len(self.taxa)
+
+    def _walk_up(self, taxon: Taxon) -> tuple[str, ...]:
+        names = [taxon.name]
+        parent = taxon.parent
+        while parent is not None and parent not in names:
+            names.append(parent)
+            found = self.get(parent)
+            parent = found.parent if found else None
+        return tuple(names)
+
+    def lineage(self, taxon: Taxon) -> tuple[str, ...]:
+        """The taxon's name, then its parent's, up to the root (computed once, at load).
+
+        Example:
+            >>> load_taxonomy().lineage(load_taxonomy().get("Psittacus erithacus"))[-1]
+            'Psittaciformes'
+        """
+        cached = self._lineages.get(taxon.name)
+        if cached is not None and self._by_name.get(taxon.name.casefold()) is taxon:
+            return cached
+        return self._walk_up(taxon)  # a taxon from elsewhere: its own parents
 
     def get(self, name: str) -> Taxon | None:
         """Find a taxon by scientific name or synonym.
