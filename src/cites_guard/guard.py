@@ -42,6 +42,12 @@ logger = logging.getLogger("cites_guard")
 _GROUP_PRIOR = 0.05
 #: The model's group goes before weak terms of other groups when it is at least this sure.
 _SURE_GROUP = 0.5
+#: A first match of a mixed taxon (Felidae, Primates) says Appendix I when the model's
+#: Appendix I head is at least this sure.
+APPENDIX_ONE_AT = 0.5
+#: A species is named as listed; only higher taxa are re-read (a boa is Appendix II even
+#: though one subspecies is in Appendix I).
+_SPECIES_RANKS = frozenset({"species", "subspecies"})
 
 
 class Guard:
@@ -212,6 +218,7 @@ class Guard:
         matches = evidence.matches
         if from_model:
             matches = self._ranked_matches(matches, score, risk)
+            matches = self._with_model_appendix(matches, score, risk)
         decision, rule = self.policy.decide(
             risk, matches, empty=empty, cued=bool(evidence.lookalikes)
         )
@@ -270,6 +277,38 @@ class Guard:
             return tuple(ranked)
         inferred = self._model_match(score, risk)
         return (inferred, *ranked) if inferred is not None else tuple(ranked)
+
+    def _with_model_appendix(
+        self, matches: tuple[Match, ...], score: Score, risk: float
+    ) -> tuple[Match, ...]:
+        """Read Appendix I off the model when the words only name a mixed higher taxon.
+
+        "Spotted big cat skin" names Felidae (Appendix II as a family), but the leopard and
+        the tiger are in Appendix I, and the model, which reads the whole ad, says which the
+        seller means. The first match says Appendix I, and why, when: the ad is flagged (the
+        head learnt from offers only), the match is above species rank and holds Appendix I
+        taxa below it, it is in the group the model believes, and the model's Appendix I
+        head is at least :data:`APPENDIX_ONE_AT` sure.
+        """
+        belief = score.appendix_one
+        if not matches or belief is None or belief < APPENDIX_ONE_AT:
+            return matches
+        top = matches[0]
+        if (
+            risk < self.settings.policy.review_threshold
+            or top.appendix == "I"
+            or top.rank in _SPECIES_RANKS
+            or not self.taxonomy.holds_appendix_one(top.taxon)
+            or not score.group_scores
+            or top.group != max(score.group_scores, key=score.group_scores.__getitem__)
+        ):
+            return matches
+        reading = (
+            f"{top.taxon} is listed in Appendix {top.appendix} but holds Appendix I taxa; "
+            f"the model reads one here (p={belief:.2f})"
+        )
+        note = f"{top.appendix_note}; {reading}" if top.appendix_note else reading
+        return (top.model_copy(update={"appendix": "I", "appendix_note": note}), *matches[1:])
 
     def _model_match(self, score: Score, risk: float) -> Match | None:
         """Name the group the model saw when no term did: its broadest taxon, no spans."""

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -231,6 +231,17 @@ def model_text(views: Mapping[str, NormalizedText]) -> str:
     return FIELD_SEPARATOR.join(fields)
 
 
+class ModelProbabilities(NamedTuple):
+    """What the model says of one text."""
+
+    risk: float
+    """Calibrated probability that the ad offers a CITES specimen."""
+    groups: dict[str, float]
+    """Probability of each taxon group, should it be an offer."""
+    appendix_one: float | None
+    """Probability that the offered taxon is in Appendix I (``None``: older model)."""
+
+
 class OnnxScorer:
     """Scores listings with an ONNX model directory (the bundled one by default).
 
@@ -260,8 +271,15 @@ class OnnxScorer:
                 f"{self.directory}: model inputs {self._input_names} differ from the "
                 f"manifest's {list(self.manifest.inputs)}"
             )
+        outputs = {o.name for o in self._session.get_outputs()}
+        missing = [name for name in self.manifest.outputs if name not in outputs]
+        if missing:
+            raise ModelError(
+                f"{self.directory}: the manifest names outputs {missing} that the model does "
+                f"not have ({sorted(outputs)}); the files come from different builds"
+            )
         widths = {o.name: o.shape[-1] for o in self._session.get_outputs() if o.shape}
-        width = widths.get(self.manifest.outputs[-1])
+        width = widths.get(self.manifest.outputs[1]) if len(self.manifest.outputs) > 1 else None
         if isinstance(width, int) and width != len(self.manifest.groups):
             raise ModelError(
                 f"{self.directory}: the model has {width} group outputs but the manifest names "
@@ -294,13 +312,19 @@ class OnnxScorer:
             outputs = self._session.run(list(self.manifest.outputs), {"input_ids": ids})
         return tuple(np.asarray(o, dtype=np.float32) for o in outputs)
 
-    def probabilities(self, texts: Sequence[str]) -> list[tuple[float, dict[str, float]]]:
-        """Calibrated probability and group distribution for each text."""
+    def probabilities(self, texts: Sequence[str]) -> list[ModelProbabilities]:
+        """Calibrated probability, group distribution and Appendix I probability per text."""
         if not texts:
             return []
         import numpy as np  # noqa: PLC0415
 
-        logit, group_logits = self.logits(texts)
+        logit, group_logits, *rest = self.logits(texts)
+        # Models built before the Appendix I head have two outputs.
+        appendix: list[float | None] = (
+            [sigmoid(float(v)) for v in rest[0].reshape(-1).tolist()]
+            if rest
+            else [None] * len(texts)
+        )
         calibration = self.manifest.calibration
         # Softmax over groups for the whole batch at once, in float64 like the scalar code.
         wide = group_logits.astype(np.float64)
@@ -308,11 +332,14 @@ class OnnxScorer:
         distributions = (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
         groups = self.groups
         return [
-            (
+            ModelProbabilities(
                 calibration.probability(float(row)),
                 dict(zip(groups, distribution, strict=True)),
+                appendix_one,
             )
-            for row, distribution in zip(logit.reshape(-1).tolist(), distributions, strict=True)
+            for row, distribution, appendix_one in zip(
+                logit.reshape(-1).tolist(), distributions, appendix, strict=True
+            )
         ]
 
     def score(self, batch: Sequence[Prepared]) -> list[Score]:
@@ -320,11 +347,13 @@ class OnnxScorer:
         texts = [model_text(item.views) for item in batch]
         present = [i for i, t in enumerate(texts) if t]
         scores = [Score(0.0, {}, "no text") for _ in batch]
-        for index, (risk, groups) in zip(
+        for index, (risk, groups, appendix_one) in zip(
             present, self.probabilities([texts[i] for i in present]), strict=True
         ):
             top = max(groups, key=groups.__getitem__)
-            scores[index] = Score(risk, groups, f"model {self.version}; top group {top}")
+            scores[index] = Score(
+                risk, groups, f"model {self.version}; top group {top}", appendix_one
+            )
         return scores
 
 

@@ -37,6 +37,8 @@ class Score:
     risk: float
     group_scores: dict[str, float] = field(default_factory=dict)
     detail: str = ""
+    appendix_one: float | None = None
+    """Probability that the specimen is of an Appendix I taxon, when the scorer knows it."""
 
 
 @runtime_checkable

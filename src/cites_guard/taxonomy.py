@@ -256,6 +256,9 @@ class Taxonomy:
                     f"taxon {taxon.name!r} names parent {taxon.parent!r}, which is not defined"
                 )
         self._lineages: dict[str, tuple[str, ...]] = {t.name: self._walk_up(t) for t in self.taxa}
+        self._above_appendix_one = frozenset(
+            name for t in self.taxa if t.appendix == "I" for name in self._lineages[t.name][1:]
+        )
 
     def __len__(self) -> int:
         """Number of taxa."""
@@ -269,6 +272,16 @@ class Taxonomy:
             found = self.get(parent)
             parent = found.parent if found else None
         return tuple(names)
+
+    def holds_appendix_one(self, name: str) -> bool:
+        """Whether a taxon has Appendix I taxa below it (Felidae: the tiger, the leopard).
+
+        Example:
+            >>> load_taxonomy().holds_appendix_one("Felidae")
+            True
+        """
+        taxon = self.get(name)
+        return taxon is not None and taxon.name in self._above_appendix_one
 
     def lineage(self, taxon: Taxon) -> tuple[str, ...]:
         """The taxon's name, then its parent's, up to the root (computed once, at load).

@@ -39,9 +39,11 @@ def test_small_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
     assert result.metrics["onnx_parity_max_abs_diff"] < 1e-3
     scorer = OnnxScorer(tmp_path / "model")
     assert scorer.fusion is not None  # fitted on the calibration split, which has both labels
-    ((risk, groups),) = scorer.probabilities(["ivory bangle"])
+    ((risk, groups, appendix_one),) = scorer.probabilities(["ivory bangle"])
     assert 0.0 <= risk <= 1.0
     assert set(groups) == set(scorer.groups)
+    assert appendix_one is not None  # the Appendix I head
+    assert 0.0 <= appendix_one <= 1.0
 
 
 def test_generator_is_reproducible() -> None:
@@ -128,7 +130,7 @@ def test_no_dev_set_text_is_in_the_training_data() -> None:
         dev |= _shingles(record.title) | _shingles(record.description)
         dev_titles.add(record.title.casefold().strip())
     training = list(read_labelled_corpus())
-    training += generate(load_taxonomy(), seed=20261128)
+    training += generate(load_taxonomy(), seed=TrainingConfig(output=REPO).seed)
     leaks = []
     for record in training:
         if record.title.casefold().strip() in dev_titles:

@@ -29,8 +29,8 @@ def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
 def export(network: NgramClassifier, path: Path) -> None:
     """Write ``network`` (in eval mode) to ``path`` as an ONNX model.
 
-    Inputs: ``input_ids`` int64 ``[batch, tokens]``. Outputs: ``logit`` ``[batch]`` and
-    ``group_logits`` ``[batch, groups]``.
+    Inputs: ``input_ids`` int64 ``[batch, tokens]``. Outputs: ``logit`` ``[batch]``,
+    ``group_logits`` ``[batch, groups]`` and ``appendix_logit`` ``[batch]``.
     """
     state = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
     groups = state["group_head.weight"].shape[0]
@@ -43,6 +43,8 @@ def export(network: NgramClassifier, path: Path) -> None:
         _const("head_b", state["head.bias"].astype(np.float32)),
         _const("group_w", state["group_head.weight"].astype(np.float32)),
         _const("group_b", state["group_head.bias"].astype(np.float32)),
+        _const("appendix_w", state["appendix_head.weight"].astype(np.float32)),
+        _const("appendix_b", state["appendix_head.bias"].astype(np.float32)),
         _const("pad", np.array(network.pad_id, dtype=np.int64)),
         _const("one", np.array(1.0, dtype=np.float32)),
         _const("negative", np.array(_NEGATIVE, dtype=np.float32)),
@@ -99,6 +101,8 @@ def export(network: NgramClassifier, path: Path) -> None:
         n("Gemm", ["hidden", "head_w", "head_b"], ["logit_2d"], transB=1),
         n("Squeeze", ["logit_2d", "axis1"], ["logit"]),
         n("Gemm", ["hidden", "group_w", "group_b"], ["group_logits"], transB=1),
+        n("Gemm", ["hidden", "appendix_w", "appendix_b"], ["appendix_2d"], transB=1),
+        n("Squeeze", ["appendix_2d", "axis1"], ["appendix_logit"]),
     ]
     graph = helper.make_graph(
         nodes,
@@ -107,6 +111,7 @@ def export(network: NgramClassifier, path: Path) -> None:
         [
             helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch"]),
             helper.make_tensor_value_info("group_logits", TensorProto.FLOAT, ["batch", groups]),
+            helper.make_tensor_value_info("appendix_logit", TensorProto.FLOAT, ["batch"]),
         ],
         initializers,
     )

@@ -1,10 +1,11 @@
-"""The network: a bag of subword unigrams and hashed bigrams, pooled, with two heads.
+"""The network: a bag of subword unigrams and hashed bigrams, pooled, with three heads.
 
 Why this shape: listings are short, the signal is mostly in phrases ("ox bone", "white
 plastic", "tiger print"), and marketplaces need thousands of ads a second on a CPU. Mean
 and max pooling over unigram embeddings plus mean pooling over hashed bigram embeddings
 capture phrases at almost no cost; one hidden layer mixes them. Heads: the probability that
-the ad offers a CITES specimen, and the taxon group.
+the ad offers a CITES specimen, the taxon group, and whether the specimen is of an Appendix I
+taxon (which tells a leopard skin from a serval skin when the ad only says "spotted cat").
 
 The same computation is written as an ONNX graph in :mod:`._export`; training checks the
 two agree.
@@ -23,7 +24,7 @@ _NEGATIVE = 1e4
 
 
 class NgramClassifier(nn.Module):
-    """Pooled unigram and hashed-bigram embeddings, one hidden layer, two heads."""
+    """Pooled unigram and hashed-bigram embeddings, one hidden layer, three heads."""
 
     def __init__(
         self, *, vocab_size: int, buckets: int, dim: int, hidden: int, groups: int, pad_id: int
@@ -42,6 +43,7 @@ class NgramClassifier(nn.Module):
         nn.init.normal_(self.bigram.weight, std=0.05)
         with torch.no_grad():
             self.unigram.weight[pad_id].zero_()
+        self.appendix_head = nn.Linear(hidden, 1)  # last: earlier layers draw as before
 
     def features(self, ids: torch.Tensor) -> torch.Tensor:
         """The pooled feature vector of each row of token ids."""
@@ -58,8 +60,12 @@ class NgramClassifier(nn.Module):
         bigram_mean = (self.bigram(bigram_ids) * bigram_mask).sum(1) / bigram_count
         return torch.cat([mean, peak, bigram_mean], dim=1)
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(logit [B], group_logits [B, G])``."""
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(logit [B], group_logits [B, G], appendix_logit [B])``."""
         hidden = torch.relu(self.hidden(self.features(ids)))
         hidden = self.dropout(hidden)
-        return self.head(hidden).squeeze(1), self.group_head(hidden)
+        return (
+            self.head(hidden).squeeze(1),
+            self.group_head(hidden),
+            self.appendix_head(hidden).squeeze(1),
+        )

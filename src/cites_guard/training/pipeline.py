@@ -196,6 +196,31 @@ def _train_tokenizer(texts: Sequence[str], config: TrainingConfig, path: Path) -
     return tokenizer
 
 
+def _loss(outputs: Any, labels: Any, groups: Any, appendix: Any) -> Any:
+    """Offer or not; plus, at half weight, the group and the Appendix I flag where known."""
+    import torch  # noqa: PLC0415
+
+    logit, group_logits, appendix_logit = outputs
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, labels)
+    if (groups >= 0).any():
+        loss = loss + 0.5 * torch.nn.functional.cross_entropy(
+            group_logits, groups, ignore_index=-100
+        )
+    known = appendix >= 0  # offers whose appendix is known
+    if known.any():
+        loss = loss + 0.5 * torch.nn.functional.binary_cross_entropy_with_logits(
+            appendix_logit[known], appendix[known]
+        )
+    return loss
+
+
+def _appendix_target(record: LabelledListing) -> float:
+    """1 for an offer of an Appendix I taxon, 0 for another appendix, -1 for no offer."""
+    if record.label != 1 or record.appendix is None:
+        return -1.0
+    return 1.0 if record.appendix == "I" else 0.0
+
+
 def _group_index(record: LabelledListing, taxonomy: Taxonomy) -> int:
     if record.label != 1 or record.taxon is None:
         return -100
@@ -272,12 +297,12 @@ def _train_into(
     optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     labels = torch.tensor([r.label for r in sets["train"]], dtype=torch.float32)
     groups = torch.tensor([_group_index(r, taxonomy) for r in sets["train"]], dtype=torch.long)
+    appendix_one = torch.tensor([_appendix_target(r) for r in sets["train"]], dtype=torch.float32)
     order = list(range(len(sets["train"])))
     steps_per_epoch = max(1, (len(order) + config.batch_size - 1) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.learning_rate, total_steps=steps_per_epoch * config.epochs
     )
-    group_loss = torch.nn.CrossEntropyLoss(ignore_index=-100)
     shuffler = random.Random(config.seed)
     for epoch in range(config.epochs):
         network.train()
@@ -290,12 +315,11 @@ def _train_into(
                 # Hide a few tokens of each ad: no single word may decide the score alone.
                 dropped = torch.rand(ids.shape) < config.token_dropout
                 ids = ids.masked_fill(dropped, 0)
-            logit, group_logits = network(ids)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, labels[index])
-            if (groups[index] >= 0).any():
-                loss = loss + 0.5 * group_loss(group_logits, groups[index])
+            batch_labels, batch_groups = labels[index], groups[index]
+            batch_appendix = appendix_one[index]
+            loss = _loss(network(ids), batch_labels, batch_groups, batch_appendix)
             optimiser.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimiser.step()
             scheduler.step()
             total += float(loss.detach()) * len(index)
@@ -306,21 +330,25 @@ def _train_into(
         network.unigram.weight.copy_(network.unigram.weight.half().float())
         network.bigram.weight.copy_(network.bigram.weight.half().float())
 
-    def logits_of(rows: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        outs: list[np.ndarray] = []
-        group_outs: list[np.ndarray] = []
+    def logits_of(rows: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The three outputs of the network on ``rows``: logit, group logits, Appendix I."""
+        outs: list[list[np.ndarray]] = [[], [], []]
         with torch.no_grad():
             for start in range(0, len(rows), 256):
-                logit, group_logits = network(encode(rows[start : start + 256]))
-                outs.append(logit.numpy())
-                group_outs.append(group_logits.numpy())
-        if not outs:
-            return np.zeros(0, dtype=np.float32), np.zeros((0, len(GROUPS)), dtype=np.float32)
-        return np.concatenate(outs), np.concatenate(group_outs)
+                for out, value in zip(
+                    outs, network(encode(rows[start : start + 256])), strict=True
+                ):
+                    out.append(value.numpy())
+        if not rows:
+            empty = np.zeros(0, dtype=np.float32)
+            return empty, np.zeros((0, len(GROUPS)), dtype=np.float32), empty
+        logit, group_logits, appendix_logit = (np.concatenate(out) for out in outs)
+        return logit, group_logits, appendix_logit
 
     calibration_rows = sets["calibration"] or sets["train"][:500]
     calibration_texts = [_text(r) for r in calibration_rows]
-    cal_logits, _ = logits_of(calibration_texts)
+    cal_outputs = logits_of(calibration_texts)
+    cal_logits = cal_outputs[0]
     temperature, bias = fit_temperature(
         cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
     )
@@ -329,14 +357,15 @@ def _train_into(
     fusion = _fit_fusion(sets["calibration"], cal_logits, calibration, evidence_guard)
     export(network, output / "model.onnx")
     parity = _check_parity(
-        output / "model.onnx", tokenizer, calibration_texts[:64], cal_logits[:64]
+        output / "model.onnx", tokenizer, calibration_texts[:64], [o[:64] for o in cal_outputs]
     )
 
     metrics: dict[str, Any] = {"onnx_parity_max_abs_diff": parity}
     for name in ("test", "holdout"):
         if sets[name]:
-            logits, group_logits = logits_of(texts[name])
+            logits, group_logits, appendix_logits = logits_of(texts[name])
             metrics[name] = _metrics(sets[name], logits, group_logits, temperature, bias, taxonomy)
+            metrics[name]["appendix_one_accuracy"] = _appendix_accuracy(sets[name], appendix_logits)
             if fusion is not None:
                 metrics[name]["fused"] = _fused_metrics(
                     sets[name], logits, calibration, evidence_guard, fusion
@@ -352,7 +381,7 @@ def _train_into(
         "files": files,
         "groups": list(GROUPS),
         "inputs": ["input_ids"],
-        "outputs": ["logit", "group_logits"],
+        "outputs": ["logit", "group_logits", "appendix_logit"],
         "calibration": {"temperature": temperature, "bias": bias},
         **({"fusion": fusion.model_dump(mode="json")} if fusion is not None else {}),
         "threshold": 0.5,
@@ -432,8 +461,20 @@ def _fused_metrics(
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def _check_parity(path: Path, tokenizer: Any, texts: Sequence[str], expected: Any) -> float:
-    """Largest difference between the ONNX logits and the torch logits on ``texts``."""
+def _appendix_accuracy(rows: Sequence[LabelledListing], appendix_logits: Any) -> float:
+    """How often the Appendix I head is right (at 0.5) on the offers whose appendix is known."""
+    judged = [
+        (float(value) >= 0.0) == (target == 1.0)
+        for record, value in zip(rows, appendix_logits, strict=True)
+        if (target := _appendix_target(record)) >= 0.0
+    ]
+    return round(sum(judged) / max(len(judged), 1), 4)
+
+
+def _check_parity(
+    path: Path, tokenizer: Any, texts: Sequence[str], expected: Sequence[Any]
+) -> float:
+    """Largest difference between the ONNX outputs and the torch outputs on ``texts``."""
     import numpy as np  # noqa: PLC0415
 
     from cites_guard.model import create_session  # noqa: PLC0415
@@ -442,8 +483,11 @@ def _check_parity(path: Path, tokenizer: Any, texts: Sequence[str], expected: An
         return 0.0
     session = create_session(path)
     ids = np.array([e.ids for e in tokenizer.encode_batch(list(texts))], dtype=np.int64)
-    (logit,) = session.run(["logit"], {"input_ids": ids})
-    diff = float(np.max(np.abs(np.asarray(logit) - expected)))
+    outputs = session.run(["logit", "group_logits", "appendix_logit"], {"input_ids": ids})
+    diff = max(
+        float(np.max(np.abs(np.asarray(got) - want)))
+        for got, want in zip(outputs, expected, strict=True)
+    )
     if diff > 1e-3:
         raise TrainingError(f"exported ONNX model disagrees with torch (max diff {diff:.5f})")
     return diff
