@@ -32,6 +32,15 @@ def test_bundled_model_is_complete_and_small() -> None:
     assert (directory / "MODEL_CARD.md").exists()
 
 
+def test_appendix_head_is_mostly_right_on_held_out_offers() -> None:
+    """The shipped Appendix I head beats guessing on the corpus test split (manifest figure).
+
+    46% of those offers are Appendix I, so always answering one way scores at most 0.54.
+    """
+    metrics = load_manifest(bundled_model_dir()).metrics["test"]
+    assert metrics["appendix_one_accuracy"] >= 0.75
+
+
 def test_tampered_model_is_refused(model_copy: Path) -> None:
     """One flipped byte in model.onnx makes loading fail with an integrity error."""
     path = model_copy / "model.onnx"
@@ -73,6 +82,31 @@ def test_manifest_with_other_groups_raises_model_error(model_copy: Path) -> None
     path.write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="different builds"):
         OnnxScorer(model_copy)
+
+
+def test_manifest_naming_an_output_the_model_lacks_raises_model_error(
+    model_copy: Path,
+) -> None:
+    """Files from different builds are refused at load time, not at the first score."""
+    path = model_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["outputs"] = [*manifest["outputs"], "taxon_logits"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="different builds"):
+        OnnxScorer(model_copy)
+
+
+def test_a_model_without_the_appendix_head_still_scores(model_copy: Path) -> None:
+    """A manifest of two outputs (models built before the Appendix I head) scores as before."""
+    path = model_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["outputs"] = ["logit", "group_logits"]
+    path.write_text(json.dumps(manifest))
+    older = OnnxScorer(model_copy).probabilities(["carved ivory bangle"])
+    current = OnnxScorer().probabilities(["carved ivory bangle"])
+    assert older[0].appendix_one is None
+    assert current[0].appendix_one is not None
+    assert older[0].risk == pytest.approx(current[0].risk)
 
 
 def test_batching_does_not_change_scores(guard: Guard) -> None:
