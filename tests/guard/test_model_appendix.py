@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from cites_guard import Guard, PolicySettings, Settings
+from cites_guard.assessment import Match
 from cites_guard.scoring import Prepared, Score
 from cites_guard.taxonomy import GROUPS, load_taxonomy
 
@@ -28,66 +29,53 @@ class AppendixScorer:
         return [Score(self.risk, groups, "fixed", self.appendix_one) for _ in batch]
 
 
-SPOTTED_SKIN = {"id": "s", "title": "Wild cat skin, spotted, full size", "lang": "en"}
+SPOTTED_SKIN = "Wild cat skin, spotted, full size"
 
 
-def test_the_family_is_named_in_appendix_ii_without_the_models_belief() -> None:
-    """With no Appendix I head (an older model), the family keeps its own appendix."""
-    result = Guard(scorer=AppendixScorer("big_cats", None)).assess(SPOTTED_SKIN)
+def _top_match(title: str, group: str, appendix_one: float | None) -> Match:
+    result = Guard(scorer=AppendixScorer(group, appendix_one)).assess(
+        {"id": "t", "title": title, "lang": "en"}
+    )
     assert result.top_match is not None
-    assert result.top_match.taxon == "Felidae"
-    assert result.top_match.appendix == "II"
+    return result.top_match
+
+
+@pytest.mark.parametrize(
+    ("title", "group", "appendix_one", "taxon", "appendix"),
+    [
+        # No Appendix I head (an older model): the family keeps its own appendix.
+        (SPOTTED_SKIN, "big_cats", None, "Felidae", "II"),
+        # A doubtful head changes nothing.
+        (SPOTTED_SKIN, "big_cats", 0.3, "Felidae", "II"),
+        # A species named outright is not re-read: the Hermann's tortoise stays Appendix II,
+        ("Hermann's tortoise, 3 years", "tortoises_turtles", 0.95, "Testudo hermanni", "II"),
+        # and so does Boa constrictor, though one of its subspecies is in Appendix I.
+        ("Boa constrictor, 2 years old, tame", "snakes", 0.95, "Boa constrictor", "II"),
+        # A model sure of big cats says nothing about the appendix of a parrot genus.
+        ("Amazon parrot, hand reared, talks", "big_cats", 0.95, "Amazona", "II"),
+    ],
+)
+def test_when_the_appendix_is_not_re_read(
+    title: str, group: str, appendix_one: float | None, taxon: str, appendix: str
+) -> None:
+    """The first match keeps the appendix the taxonomy gives its taxon."""
+    top = _top_match(title, group, appendix_one)
+    assert (top.taxon, top.appendix) == (taxon, appendix)
 
 
 def test_a_sure_appendix_i_head_makes_a_mixed_family_appendix_i() -> None:
     """The model reads a leopard, not a serval: Felidae is reported in Appendix I, with why."""
-    result = Guard(scorer=AppendixScorer("big_cats", 0.9)).assess(SPOTTED_SKIN)
-    assert result.top_match is not None
-    assert result.top_match.taxon == "Felidae"
-    assert result.top_match.appendix == "I"
-    assert result.top_match.appendix_note is not None
-    assert "p=0.90" in result.top_match.appendix_note
-
-
-def test_a_doubtful_head_changes_nothing() -> None:
-    """Below the threshold the family keeps Appendix II."""
-    result = Guard(scorer=AppendixScorer("big_cats", 0.3)).assess(SPOTTED_SKIN)
-    assert result.top_match is not None
-    assert result.top_match.appendix == "II"
-
-
-def test_a_named_species_keeps_its_own_appendix() -> None:
-    """A species named outright is not re-read: the Hermann's tortoise stays in Appendix II."""
-    listing = {"id": "h", "title": "Hermann's tortoise, 3 years", "lang": "en"}
-    result = Guard(scorer=AppendixScorer("tortoises_turtles", 0.95)).assess(listing)
-    assert result.top_match is not None
-    assert result.top_match.taxon == "Testudo hermanni"
-    assert result.top_match.appendix == "II"
-
-
-def test_a_species_with_an_appendix_i_subspecies_keeps_its_own_appendix() -> None:
-    """Boa constrictor is Appendix II though one subspecies is in Appendix I."""
-    listing = {"id": "b", "title": "Boa constrictor, 2 years old, tame", "lang": "en"}
-    result = Guard(scorer=AppendixScorer("snakes", 0.95)).assess(listing)
-    assert result.top_match is not None
-    assert result.top_match.taxon == "Boa constrictor"
-    assert result.top_match.appendix == "II"
-
-
-def test_the_belief_applies_only_to_the_group_the_model_reads() -> None:
-    """A model sure of big cats says nothing about the appendix of a parrot genus."""
-    listing = {"id": "p", "title": "Amazon parrot, hand reared, talks", "lang": "en"}
-    result = Guard(scorer=AppendixScorer("big_cats", 0.95)).assess(listing)
-    assert result.top_match is not None
-    assert result.top_match.group == "parrots"
-    assert result.top_match.appendix == "II"
+    top = _top_match(SPOTTED_SKIN, "big_cats", 0.9)
+    assert (top.taxon, top.appendix) == ("Felidae", "I")
+    assert top.appendix_note is not None
+    assert "p=0.90" in top.appendix_note
 
 
 def test_an_ad_below_the_review_threshold_is_not_re_read() -> None:
     """The head learnt from offers only: on an ad the model doubts it is not asked."""
     settings = Settings(policy=PolicySettings(review_threshold=0.8, block_threshold=0.95))
     guard = Guard(settings=settings, scorer=AppendixScorer("big_cats", 0.95, risk=0.05))
-    result = guard.assess(SPOTTED_SKIN)
+    result = guard.assess({"id": "s", "title": SPOTTED_SKIN, "lang": "en"})
     assert result.risk < 0.8
     assert result.top_match is not None
     assert result.top_match.appendix == "II"
@@ -95,14 +83,12 @@ def test_an_ad_below_the_review_threshold_is_not_re_read() -> None:
 
 def test_a_model_named_taxon_keeps_saying_it_was_inferred() -> None:
     """With no term at all, the model's group is named, and both notes say what happened."""
-    listing = {"id": "r", "title": "Beautiful rug, genuine, rare, must go", "lang": "en"}
-    result = Guard(scorer=AppendixScorer("big_cats", 0.9)).assess(listing)
-    assert result.top_match is not None
-    assert result.top_match.evidence == ()
-    assert result.top_match.appendix == "I"
-    assert result.top_match.appendix_note is not None
-    assert "inferred by the model" in result.top_match.appendix_note
-    assert "the model reads one here" in result.top_match.appendix_note
+    top = _top_match("Beautiful rug, genuine, rare, must go", "big_cats", 0.9)
+    assert top.evidence == ()
+    assert top.appendix == "I"
+    assert top.appendix_note is not None
+    assert "inferred by the model" in top.appendix_note
+    assert "the model reads one here" in top.appendix_note
 
 
 @pytest.mark.parametrize(
