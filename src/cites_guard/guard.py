@@ -268,7 +268,8 @@ class Guard:
         )
         if risk < self.settings.policy.review_threshold:
             return tuple(ranked)
-        top_group = max(groups, key=groups.__getitem__)
+        top_group = score.top_group
+        assert top_group is not None  # noqa: S101 - groups is not empty here
         if ranked and (
             ranked[0].confidence >= SURVIVING_MATCH
             or ranked[0].group == top_group
@@ -299,8 +300,7 @@ class Guard:
             or top.appendix == "I"
             or top.rank in _SPECIES_RANKS
             or not self.taxonomy.holds_appendix_one(top.taxon)
-            or not score.group_scores
-            or top.group != max(score.group_scores, key=score.group_scores.__getitem__)
+            or top.group != score.top_group
         ):
             return matches
         reading = (
@@ -312,9 +312,9 @@ class Guard:
 
     def _model_match(self, score: Score, risk: float) -> Match | None:
         """Name the group the model saw when no term did: its broadest taxon, no spans."""
-        if not score.group_scores:
+        group = score.top_group
+        if group is None:
             return None
-        group = max(score.group_scores, key=score.group_scores.__getitem__)
         taxon = self.taxonomy.representative(group)
         if taxon is None:
             return None

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cites_guard.errors import ModelError, ModelIntegrityError
 from cites_guard.fusion import Fusion, sigmoid
 from cites_guard.normalize import NormalizedText
-from cites_guard.scoring import Prepared, Score
+from cites_guard.scoring import Prepared, Score, top_group
 
 if TYPE_CHECKING:
     import numpy as np
@@ -350,10 +350,8 @@ class OnnxScorer:
         for index, (risk, groups, appendix_one) in zip(
             present, self.probabilities([texts[i] for i in present]), strict=True
         ):
-            top = max(groups, key=groups.__getitem__)
-            scores[index] = Score(
-                risk, groups, f"model {self.version}; top group {top}", appendix_one
-            )
+            detail = f"model {self.version}; top group {top_group(groups)}"
+            scores[index] = Score(risk, groups, detail, appendix_one)
         return scores
 
 

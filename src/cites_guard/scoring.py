@@ -16,7 +16,7 @@ from cites_guard._evidence import EvidenceSummary
 from cites_guard.listing import Listing
 from cites_guard.normalize import NormalizedText
 
-__all__ = ["EvidenceScorer", "Prepared", "Score", "Scorer"]
+__all__ = ["EvidenceScorer", "Prepared", "Score", "Scorer", "top_group"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,16 @@ class Score:
     detail: str = ""
     appendix_one: float | None = None
     """Probability that the specimen is of an Appendix I taxon, when the scorer knows it."""
+
+    @property
+    def top_group(self) -> str | None:
+        """The taxon group the scorer believes most (``None`` without group scores)."""
+        return top_group(self.group_scores)
+
+
+def top_group(groups: Mapping[str, float]) -> str | None:
+    """The group with the highest score, or ``None`` for no scores."""
+    return max(groups, key=groups.__getitem__) if groups else None
 
 
 @runtime_checkable

@@ -255,9 +255,16 @@ class Taxonomy:
                 raise TaxonomyError(
                     f"taxon {taxon.name!r} names parent {taxon.parent!r}, which is not defined"
                 )
-        self._lineages: dict[str, tuple[str, ...]] = {t.name: self._walk_up(t) for t in self.taxa}
+        # Keyed by name, with the taxon itself: a taxon from elsewhere that shares a name
+        # walks up its own parents (see lineage).
+        self._lineages: dict[str, tuple[Taxon, tuple[str, ...]]] = {
+            t.name: (t, self._walk_up(t)) for t in self.taxa
+        }
         self._above_appendix_one = frozenset(
-            name for t in self.taxa if t.appendix == "I" for name in self._lineages[t.name][1:]
+            name
+            for taxon, lineage in self._lineages.values()
+            if taxon.appendix == "I"
+            for name in lineage[1:]
         )
 
     def __len__(self) -> int:
@@ -290,9 +297,9 @@ class Taxonomy:
             >>> load_taxonomy().lineage(load_taxonomy().get("Psittacus erithacus"))[-1]
             'Psittaciformes'
         """
-        cached = self._lineages.get(taxon.name)
-        if cached is not None and self._by_name.get(taxon.name.casefold()) is taxon:
-            return cached
+        known = self._lineages.get(taxon.name)
+        if known is not None and known[0] is taxon:
+            return known[1]
         return self._walk_up(taxon)  # a taxon from elsewhere: its own parents
 
     def get(self, name: str) -> Taxon | None:

@@ -16,10 +16,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cites_guard.training._network import _NEGATIVE, BIGRAM_PRIME, NgramClassifier
 
-__all__ = ["OPSET", "export"]
+__all__ = ["OPSET", "OUTPUTS", "export"]
 
 #: ONNX opset of the shipped model.
 OPSET = 17
+#: Output names of the graph, in order: offer logit, group logits, Appendix I logit.
+OUTPUTS = ("logit", "group_logits", "appendix_logit")
 
 
 def _const(name: str, value: np.ndarray) -> onnx.TensorProto:

@@ -276,7 +276,7 @@ def _train_into(
     import torch  # noqa: PLC0415
 
     from cites_guard.training._calibrate import fit_temperature  # noqa: PLC0415
-    from cites_guard.training._export import OPSET, export  # noqa: PLC0415
+    from cites_guard.training._export import OPSET, OUTPUTS, export  # noqa: PLC0415
     from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
 
     texts = {name: [_text(r) for r in rows] for name, rows in sets.items()}
@@ -315,9 +315,7 @@ def _train_into(
                 # Hide a few tokens of each ad: no single word may decide the score alone.
                 dropped = torch.rand(ids.shape) < config.token_dropout
                 ids = ids.masked_fill(dropped, 0)
-            batch_labels, batch_groups = labels[index], groups[index]
-            batch_appendix = appendix_one[index]
-            loss = _loss(network(ids), batch_labels, batch_groups, batch_appendix)
+            loss = _loss(network(ids), labels[index], groups[index], appendix_one[index])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -346,7 +344,7 @@ def _train_into(
         return logit, group_logits, appendix_logit
 
     calibration_rows = sets["calibration"] or sets["train"][:500]
-    calibration_texts = [_text(r) for r in calibration_rows]
+    calibration_texts = texts["calibration"] if sets["calibration"] else texts["train"][:500]
     cal_outputs = logits_of(calibration_texts)
     cal_logits = cal_outputs[0]
     temperature, bias = fit_temperature(
@@ -381,7 +379,7 @@ def _train_into(
         "files": files,
         "groups": list(GROUPS),
         "inputs": ["input_ids"],
-        "outputs": ["logit", "group_logits", "appendix_logit"],
+        "outputs": list(OUTPUTS),
         "calibration": {"temperature": temperature, "bias": bias},
         **({"fusion": fusion.model_dump(mode="json")} if fusion is not None else {}),
         "threshold": 0.5,
@@ -478,12 +476,13 @@ def _check_parity(
     import numpy as np  # noqa: PLC0415
 
     from cites_guard.model import create_session  # noqa: PLC0415
+    from cites_guard.training._export import OUTPUTS  # noqa: PLC0415
 
     if not texts:
         return 0.0
     session = create_session(path)
     ids = np.array([e.ids for e in tokenizer.encode_batch(list(texts))], dtype=np.int64)
-    outputs = session.run(["logit", "group_logits", "appendix_logit"], {"input_ids": ids})
+    outputs = session.run(list(OUTPUTS), {"input_ids": ids})
     diff = max(
         float(np.max(np.abs(np.asarray(got) - want)))
         for got, want in zip(outputs, expected, strict=True)
