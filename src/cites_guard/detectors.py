@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from cites_guard._automaton import Automaton
 from cites_guard.assessment import Evidence, EvidenceKind
 from cites_guard.listing import Listing
-from cites_guard.normalize import NormalizedText, normalize, normalize_term
+from cites_guard.normalize import NormalizedText, normalize, normalize_term, normalize_terms
 from cites_guard.taxonomy import Taxonomy
 
 __all__ = ["Detector", "DetectorRegistry", "Hit", "TermDetector", "TermEntry", "terms_of"]
@@ -122,9 +122,9 @@ class TermDetector:
 
     def __init__(self, entries: Iterable[TermEntry]) -> None:
         """Index the entries by their normalised form."""
+        entries = list(entries)
         by_form: dict[str, list[TermEntry]] = {}
-        for entry in entries:
-            form = normalize_term(entry.term)
+        for entry, form in zip(entries, normalize_terms(e.term for e in entries), strict=True):
             if not form:
                 continue
             # One entry per meaning: the same word listed in ten languages is one hit, not
@@ -211,10 +211,10 @@ def _is_weak(form: str) -> bool:
 
 def _generic_forms(taxonomy: Taxonomy) -> set[str]:
     """Normalised terms claimed by several taxa that are not one another's ancestors."""
+    pairs = [(taxon.name, term) for taxon in taxonomy.taxa for term in taxon.all_terms()]
     claims: dict[str, set[str]] = {}
-    for taxon in taxonomy.taxa:
-        for term in taxon.all_terms():
-            claims.setdefault(normalize_term(term), set()).add(taxon.name)
+    for (name, _), form in zip(pairs, normalize_terms(term for _, term in pairs), strict=True):
+        claims.setdefault(form, set()).add(name)
     generic = set()
     for form, names in claims.items():
         if len(names) < _SHARED_BY:

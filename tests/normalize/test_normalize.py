@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -7,8 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cites_guard.normalize import _normalize_any, _normalize_vectorised, normalize, normalize_term
+from cites_guard.normalize import (
+    _normalize_any,
+    _normalize_vectorised,
+    normalize,
+    normalize_term,
+    normalize_terms,
+)
+from cites_guard.taxonomy import load_taxonomy
 
+# The module, not the function of the same name that the package exports.
+normalize_module = importlib.import_module("cites_guard.normalize")
 REPO = Path(__file__).resolve().parents[2]
 
 # (trick, script/language, disguised text, expected normalised form)
@@ -108,6 +118,48 @@ def test_plain_words_are_not_flagged_obfuscated() -> None:
 def test_terms_normalise_like_text() -> None:
     """A term and a disguised occurrence of it meet in the same form."""
     assert normalize_term("Rhino-Horn") == normalize("R.H.I.N.O horn").text
+
+
+def _every_taxonomy_term() -> list[str]:
+    taxonomy = load_taxonomy()
+    terms = [term for taxon in taxonomy.taxa for term in taxon.all_terms()]
+    terms += [
+        term
+        for lookalike in taxonomy.lookalikes
+        for group in lookalike.terms.values()
+        for term in group
+    ]
+    terms += [term for cue in taxonomy.cues for term in cue.terms]
+    return terms
+
+
+def test_batched_terms_normalise_as_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every taxonomy term, and terms only the general path takes, in a few vectorised passes."""
+    tricky = ["象☆牙", "🐘 tusk", "1v0ry", "R.H.I.N.O", "ivory\u200b", "𠮷野家", "\u16a0rune", ""]
+    terms = [*_every_taxonomy_term(), *tricky]
+    monkeypatch.setattr(normalize_module, "_term_forms", {})
+    passes = 0
+    vectorised = normalize_module._normalize_vectorised
+
+    def counted(text: str) -> normalize_module.NormalizedText | None:
+        nonlocal passes
+        passes += 1
+        return vectorised(text)
+
+    monkeypatch.setattr(normalize_module, "_normalize_vectorised", counted)
+    forms = normalize_terms(terms)
+    batched_passes = passes
+    assert forms == [normalize(term).text.strip() for term in terms]
+    assert batched_passes < sum(not term.isascii() for term in terms) / 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec=None), max_size=20), max_size=40))
+def test_batched_terms_equal_single_terms(terms: list[str]) -> None:
+    """Whatever the terms, batching changes no form."""
+    forms = {term: normalize(term).text.strip() for term in terms}
+    normalize_module._term_forms.clear()
+    assert normalize_terms(terms) == [forms[term] for term in terms]
 
 
 @settings(max_examples=400, deadline=None)
