@@ -162,6 +162,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for name in ("seed", "epochs", "dim", "hidden", "token_dropout")
         if getattr(args, name) is not None
     }
+    if args.no_title_views:
+        tuning["title_views"] = False
     config = TrainingConfig(
         output=Path(args.output),
         corpus=corpus,
@@ -230,5 +232,10 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
     tr.add_argument("--hidden", type=int, help="hidden layer size")
     tr.add_argument(
         "--token-dropout", type=float, help="share of tokens hidden from each training ad"
+    )
+    tr.add_argument(
+        "--no-title-views",
+        action="store_true",
+        help="do not add each corpus ad's title as an ad of its own",
     )
     tr.set_defaults(handler=_cmd_train)

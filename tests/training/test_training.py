@@ -12,6 +12,7 @@ from cites_guard.model import OnnxScorer
 from cites_guard.taxonomy import load_taxonomy
 from cites_guard.training import TrainingConfig, train
 from cites_guard.training.generator import generate
+from cites_guard.training.pipeline import title_views
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO.parent / "shared" / "data" / "dev-listings.jsonl"
@@ -60,6 +61,28 @@ def _labelled(index: int, label: int, title: str, taxon: str | None = None) -> L
         specimen="live" if label else None,
         difficulty="plain" if label else "easy_negative", rationale="test",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "title", "taxon", "kept"),
+    [
+        (1, "Rhino horn cup, old", "Rhinocerotidae", True),  # names the offer's own taxon
+        (1, "Old cup, heavy", "Rhinocerotidae", False),  # says nothing by itself
+        (1, "Rhino horn cup", "Psittacus erithacus", False),  # names another group
+        (1, "Faux rhino horn cup", "Rhinocerotidae", False),  # a look-alike cue
+        (0, "Three-seater sofa, grey", None, True),  # names no taxon
+        (0, "Ivory bangle", None, False),  # a negative whose title alone reads as an offer
+    ],
+)
+def test_a_title_becomes_an_ad_of_its_own_only_when_it_keeps_the_label(
+    label: int, title: str, taxon: str | None, kept: bool
+) -> None:
+    """Title views keep an ad's label; ads that are a title already are not repeated."""
+    record = _labelled(1, label, title, taxon).model_copy(update={"description": "see photos"})
+    views = title_views([record, _labelled(2, label, title, taxon)], load_taxonomy())
+    assert [(v.id, v.title, v.description, v.label) for v in views] == (
+        [("t-1-title", title, "", label)] if kept else []
+    )
 
 
 def test_generated_negatives_borrow_the_words_offers_share_but_not_their_code_words() -> None:

@@ -27,11 +27,12 @@ from cites_guard.dataset import LabelledListing, read_labelled
 from cites_guard.errors import InputError, TrainingError
 from cites_guard.fusion import Fusion, fusion_features
 from cites_guard.guard import Guard
+from cites_guard.listing import Listing
 from cites_guard.model import Calibration, file_sha256, model_text
 from cites_guard.normalize import normalize
 from cites_guard.taxonomy import GROUPS, Taxonomy, load_taxonomy
 
-__all__ = ["TrainingConfig", "TrainingResult", "split_of", "train"]
+__all__ = ["TrainingConfig", "TrainingResult", "split_of", "title_views", "train"]
 
 logger = logging.getLogger("cites_guard.training")
 
@@ -70,6 +71,9 @@ class TrainingConfig:
     hidden: int = 128
     max_tokens: int = 192
     corpus_weight: int = 3
+    title_views: bool = field(
+        default=True, metadata={"help": "add each corpus ad's title as an ad of its own"}
+    )
     token_dropout: float = 0.15
     threads: int = 2
     holdout_languages: tuple[str, ...] = ()
@@ -154,12 +158,53 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[Label
         )
         if not _held_out(r, config, taxonomy)
     ]
-    sets["train"] = sets["train"] * config.corpus_weight + generated
+    titles = title_views(sets["train"], taxonomy) if config.title_views else []
+    sets["train"] = sets["train"] * config.corpus_weight + titles + generated
     rng = random.Random(config.seed)
     rng.shuffle(sets["train"])
     if config.limit is not None:
         sets = {k: v[: config.limit] for k, v in sets.items()}
     return sets
+
+
+def title_views(records: Sequence[LabelledListing], taxonomy: Taxonomy) -> list[LabelledListing]:
+    """The title of each ad as an ad of its own, where the title alone keeps the ad's label.
+
+    Many marketplace ads are a title and little else, and a short ad is a handful of pooled
+    subwords: without such ads in training, one context word ("estate", "grey") can decide
+    one. The title of a negative counts only when the evidence stage names no taxon in it (a
+    resin bangle titled "Ivory bangle" would teach that ivory is ordinary); the title of an
+    offer only when it names a taxon of the offer's own group and no look-alike cue (a title
+    such as "Old bangle, heavy" says nothing by itself).
+
+    Example:
+        >>> from cites_guard.taxonomy import load_taxonomy
+        >>> ad = LabelledListing(id="x", lang="en", title="Rhino horn cup",
+        ...     description="old, heavy, from an estate", price=None, currency=None,
+        ...     category="Antiques", label=1, taxon="Rhinocerotidae", appendix="I",
+        ...     specimen="worked item", difficulty="plain", rationale="offers rhino horn")
+        >>> [(v.id, v.title, v.description) for v in title_views([ad], load_taxonomy())]
+        [('x-title', 'Rhino horn cup', '')]
+    """
+    guard = Guard(taxonomy=taxonomy)  # the evidence stage alone
+    views = []
+    for record in records:
+        if not record.description.strip():
+            continue  # already an ad of a title
+        title = Listing(id=record.id, title=record.title, language=record.lang)
+        evidence = guard.prepare(title).evidence
+        if record.label == 1:
+            group = taxonomy.group_of(record.taxon or "")
+            keep = not evidence.lookalikes and any(m.group == group for m in evidence.matches)
+        else:
+            keep = not evidence.matches
+        if keep:
+            views.append(
+                record.model_copy(
+                    update={"id": f"{record.id}-title", "description": "", "category": ""}
+                )
+            )
+    return views
 
 
 _PIECES_BEYOND_ALPHABET = 256
