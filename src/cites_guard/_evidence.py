@@ -208,7 +208,11 @@ def summarize(
     denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in DENIAL_KINDS]
     notes: list[str] = []
     lookalikes = _undenied(
-        _one_per_span(h for h in hits if h.entry.kind == "lookalike"), denials, hits, views, notes
+        _outside_longer(_one_per_span(h for h in hits if h.entry.kind == "lookalike"), positives),
+        denials,
+        hits,
+        views,
+        notes,
     )
     cues = _undenied(
         _one_per_span(
@@ -292,6 +296,28 @@ def summarize(
     return EvidenceSummary(
         tuple(matches), lookalike_evidence, min(risk, _MAX_STRENGTH), tuple(notes)
     )
+
+
+def _outside_longer(lookalikes: list[Hit], positives: list[Hit]) -> list[Hit]:
+    """The look-alike hits that are not part of a longer taxon term.
+
+    The longer term is the more specific reading: 牛角 (cattle horn) inside 犀牛角 (rhino
+    horn) names no look-alike. A look-alike that holds the term, or overlaps it ("mammoth
+    ivory" and "ivory bangle"), still counts.
+    """
+    if not lookalikes or not positives:
+        return lookalikes
+    return [
+        lk
+        for lk in lookalikes
+        if not any(
+            hit.field == lk.field
+            and hit.view_start <= lk.view_start
+            and lk.view_end <= hit.view_end
+            and hit.view_end - hit.view_start > lk.view_end - lk.view_start
+            for hit in positives
+        )
+    ]
 
 
 def _drop_contained(hits: list[Hit]) -> list[Hit]:

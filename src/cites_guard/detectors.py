@@ -166,7 +166,12 @@ class TermDetector:
         maps = None
         for start, end, pattern_id in self._automaton.find(text):
             bounded_start, allowed = bounds[pattern_id]
-            if bounded_start and start > 0 and text[start - 1].isalnum():
+            if (
+                bounded_start
+                and start > 0
+                and text[start - 1].isalnum()
+                and not _after_proclitic(text, start)
+            ):
                 continue
             if allowed is not None and end < size and text[end].isalnum():
                 stop = end
@@ -186,6 +191,31 @@ class TermDetector:
                 for entry in self._entries[pattern_id]
             )
         return hits
+
+
+#: Arabic writes the article and one-letter conjunctions and prepositions as part of the next
+#: word: العاج "the ivory", بالعاج "with ivory", وعاج "and ivory".
+_ARABIC_PROCLITICS = frozenset(
+    {"ال", "و", "ف", "ب", "ك", "ل", "وال", "فال", "بال", "كال", "لل", "وبال", "ولل", "فلل"}
+)
+_LONGEST_PROCLITIC = max(map(len, _ARABIC_PROCLITICS))
+
+
+def _after_proclitic(text: str, start: int) -> bool:
+    """Whether an Arabic term at ``start`` follows only a proclitic of its own word.
+
+    Example:
+        >>> _after_proclitic("صندوق بالعاج", 9), _after_proclitic("مساعاج", 3)
+        (True, False)
+    """
+    if not "\u0600" <= text[start] <= "\u06ff":
+        return False
+    begin = start
+    while begin > 0 and text[begin - 1].isalnum() and start - begin < _LONGEST_PROCLITIC:
+        begin -= 1
+    if begin > 0 and text[begin - 1].isalnum():
+        return False
+    return text[begin:start] in _ARABIC_PROCLITICS
 
 
 def _suffix_allowance(form: str) -> int:

@@ -53,6 +53,68 @@ def test_disguised_words_still_name_the_taxon(
 
 
 @pytest.mark.parametrize(
+    ("title", "quoted"),
+    [
+        ("صندوق خشب مطعم بالعاج", "عاج"),  # "with the ivory": article and preposition attached
+        ("مسبحة العاج القديمة", "عاج"),  # "the ivory"
+        ("عاج وعاج", "عاج"),  # "and ivory"
+    ],
+)
+def test_arabic_article_and_prepositions_do_not_hide_a_term(
+    evidence_guard: Guard, title: str, quoted: str
+) -> None:
+    """Arabic writes ال, ب, و... as part of the next word; the term is still found."""
+    result = evidence_guard.assess({"id": "x", "title": title, "language": "ar"})
+    evidence = [e for m in result.matches if m.taxon == "Elephantidae" for e in m.evidence]
+    assert evidence, result.matches
+    assert all(e.text == quoted == title[e.start : e.end] for e in evidence)
+
+
+def test_arabic_letters_inside_a_word_are_no_proclitic(evidence_guard: Guard) -> None:
+    """A term inside a longer word, after letters that are no article or preposition, is none."""
+    result = evidence_guard.assess({"id": "x", "title": "مساعاج", "language": "ar"})
+    assert not result.matches
+
+
+@pytest.mark.parametrize(
+    ("title", "lookalike"),
+    [
+        ("犀牛角手镯 老料", None),
+        ("水牛角手镯 老料", "水牛角"),
+        ("mammoth ivory bangle", "mammoth ivory"),
+    ],
+)
+def test_a_lookalike_inside_a_longer_taxon_term_is_none(
+    evidence_guard: Guard, title: str, lookalike: str | None
+) -> None:
+    """牛角 (cattle horn) inside 犀牛角 (rhino horn) is no look-alike; 水牛角 (buffalo horn) is."""
+    result = evidence_guard.assess({"id": "x", "title": title})
+    texts = {e.text for e in result.lookalikes}
+    if lookalike is None:
+        assert not texts
+        assert result.matches[0].taxon == "Rhinocerotidae"
+    else:
+        assert lookalike in texts
+        assert result.risk < 0.5
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [
+        ("sw", "Kikombe cha pembe ya kifaru kilichochongwa"),
+        ("de", "Tasse aus Rhinozeroshorn, geschnitzt"),
+        ("es", "Taza de cuerno de rinoceronte tallada"),
+        ("zh", "犀牛角杯子 雕花"),
+    ],
+)
+def test_a_cup_is_a_product_not_a_depiction(evidence_guard: Guard, lang: str, title: str) -> None:
+    """Rhino horn cups are traded: "cup" is no depiction cue, only "mug" and its kin are."""
+    result = evidence_guard.assess({"id": "x", "title": title, "language": lang})
+    assert not result.lookalikes, result.lookalikes
+    assert result.matches[0].taxon == "Rhinocerotidae"
+
+
+@pytest.mark.parametrize(
     ("real", "lookalike"),
     [
         ("Carved ivory bangle, antique", "Carved mammoth ivory bangle, antique"),
