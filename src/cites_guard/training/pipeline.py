@@ -441,6 +441,7 @@ def _train_into(
             "max_tokens": config.max_tokens,
             "corpus_weight": config.corpus_weight,
             "token_dropout": config.token_dropout,
+            "title_views": config.title_views,
             "examples": counts,
             "train_sources": dict(sources),
             "holdout_languages": list(config.holdout_languages),
