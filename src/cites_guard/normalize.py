@@ -912,7 +912,7 @@ def _remember_term(term: str, form: str) -> None:
 
 #: Joins terms into one text for the vectorised path: a letter of its own script that no
 #: term holds, between spaces, so that nothing the path does crosses from term to term.
-_TERM_SENTINEL = "ᚠ"  # RUNIC LETTER FEHU
+_TERM_SENTINEL = "\u16a0"  # RUNIC LETTER FEHU
 _TERM_CHUNK = 256
 
 
