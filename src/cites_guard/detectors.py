@@ -170,7 +170,7 @@ class TermDetector:
                 bounded_start
                 and start > 0
                 and text[start - 1].isalnum()
-                and not _after_proclitic(text, start)
+                and not ("\u0600" <= text[start] <= "\u06ff" and _after_proclitic(text, start))
             ):
                 continue
             if allowed is not None and end < size and text[end].isalnum():
@@ -208,8 +208,6 @@ def _after_proclitic(text: str, start: int) -> bool:
         >>> _after_proclitic("صندوق بالعاج", 9), _after_proclitic("مساعاج", 3)
         (True, False)
     """
-    if not "\u0600" <= text[start] <= "\u06ff":
-        return False
     begin = start
     while begin > 0 and text[begin - 1].isalnum() and start - begin < _LONGEST_PROCLITIC:
         begin -= 1

@@ -886,10 +886,13 @@ def _assemble(text: str, segments: list[tuple[int, list[_Unit]]]) -> NormalizedT
     return NormalizedText(text, "".join(chars), (tuple(starts), tuple(ends), tuple(flags)))
 
 
-_TERM_CACHE_SIZE = 200_000
-_term_forms: dict[str, str] = {}
+#: Forms :func:`normalize_terms` computed, waiting for :func:`normalize_term` to take them.
+_batched_forms: dict[str, str] = {}
+#: Terms :func:`normalize_terms` has seen: their forms are in :func:`normalize_term`'s cache.
+_batched_terms: set[str] = set()
 
 
+@lru_cache(maxsize=200_000)
 def normalize_term(term: str) -> str:
     """Normalise a taxonomy term the way listing text is normalised, trimmed.
 
@@ -897,17 +900,8 @@ def normalize_term(term: str) -> str:
         >>> normalize_term("Rhino-Horn")
         'rhino horn'
     """
-    form = _term_forms.get(term)
-    if form is None:
-        form = normalize(term).text.strip()
-        _remember_term(term, form)
-    return form
-
-
-def _remember_term(term: str, form: str) -> None:
-    if len(_term_forms) >= _TERM_CACHE_SIZE:  # terms, not listings: a bound, not an eviction policy
-        _term_forms.clear()
-    _term_forms[term] = form
+    form = _batched_forms.pop(term, None)
+    return form if form is not None else normalize(term).text.strip()
 
 
 #: Joins terms into one text for the vectorised path: a letter of its own script that no
@@ -932,11 +926,15 @@ def normalize_terms(terms: Iterable[str]) -> list[str]:
     new = [
         term
         for term in dict.fromkeys(terms)
-        if term not in _term_forms and not term.isascii() and _TERM_SENTINEL not in term
+        if term not in _batched_terms and not term.isascii() and _TERM_SENTINEL not in term
     ]
     for start in range(0, len(new), _TERM_CHUNK):
         _normalize_chunk(new[start : start + _TERM_CHUNK])
-    return [normalize_term(term) for term in terms]
+    forms = [normalize_term(term) for term in terms]
+    _batched_terms.update(new)
+    for term in new:  # a term normalize_term had cached already left its batched form here
+        _batched_forms.pop(term, None)
+    return forms
 
 
 def _normalize_chunk(chunk: list[str]) -> None:
@@ -944,7 +942,7 @@ def _normalize_chunk(chunk: list[str]) -> None:
     forms = view.text.split(_TERM_SENTINEL) if view is not None else []
     if len(forms) == len(chunk):
         for term, form in zip(chunk, forms, strict=True):
-            _remember_term(term, form.strip())
+            _batched_forms[term] = form.strip()
     elif len(chunk) > 1:
         half = len(chunk) // 2
         _normalize_chunk(chunk[:half])

@@ -137,7 +137,8 @@ def test_batched_terms_normalise_as_one_by_one(monkeypatch: pytest.MonkeyPatch) 
     """Every taxonomy term, and terms only the general path takes, in a few vectorised passes."""
     tricky = ["象☆牙", "🐘 tusk", "1v0ry", "R.H.I.N.O", "ivory\u200b", "𠮷野家", "\u16a0rune", ""]
     terms = [*_every_taxonomy_term(), *tricky]
-    monkeypatch.setattr(normalize_module, "_term_forms", {})
+    normalize_term.cache_clear()
+    monkeypatch.setattr(normalize_module, "_batched_terms", set())
     passes = 0
     vectorised = normalize_module._normalize_vectorised
 
@@ -158,7 +159,8 @@ def test_batched_terms_normalise_as_one_by_one(monkeypatch: pytest.MonkeyPatch) 
 def test_batched_terms_equal_single_terms(terms: list[str]) -> None:
     """Whatever the terms, batching changes no form."""
     forms = {term: normalize(term).text.strip() for term in terms}
-    normalize_module._term_forms.clear()
+    normalize_term.cache_clear()
+    normalize_module._batched_terms.clear()
     assert normalize_terms(terms) == [forms[term] for term in terms]
 
 
