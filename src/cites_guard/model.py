@@ -279,7 +279,7 @@ class OnnxScorer:
                 f"not have ({sorted(outputs)}); the files come from different builds"
             )
         widths = {o.name: o.shape[-1] for o in self._session.get_outputs() if o.shape}
-        width = widths.get(self.manifest.outputs[1]) if len(self.manifest.outputs) > 1 else None
+        width = widths.get("group_logits")
         if isinstance(width, int) and width != len(self.manifest.groups):
             raise ModelError(
                 f"{self.directory}: the model has {width} group outputs but the manifest names "

@@ -8,6 +8,7 @@ import pytest
 
 from cites_guard.dataset import LabelledListing, read_labelled
 from cites_guard.errors import TrainingError
+from cites_guard.guard import Guard
 from cites_guard.model import OnnxScorer
 from cites_guard.taxonomy import load_taxonomy
 from cites_guard.training import TrainingConfig, train
@@ -79,7 +80,8 @@ def test_a_title_becomes_an_ad_of_its_own_only_when_it_keeps_the_label(
 ) -> None:
     """Title views keep an ad's label; ads that are a title already are not repeated."""
     record = _labelled(1, label, title, taxon).model_copy(update={"description": "see photos"})
-    views = title_views([record, _labelled(2, label, title, taxon)], load_taxonomy())
+    guard = Guard(taxonomy=load_taxonomy())
+    views = title_views([record, _labelled(2, label, title, taxon)], guard)
     assert [(v.id, v.title, v.description, v.label) for v in views] == (
         [("t-1-title", title, "", label)] if kept else []
     )

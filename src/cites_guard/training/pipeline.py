@@ -132,10 +132,15 @@ def _held_out(record: LabelledListing, config: TrainingConfig, taxonomy: Taxonom
     return False
 
 
-def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[LabelledListing]]:
-    """Build the train / calibration / test / holdout sets."""
+def assemble(config: TrainingConfig, evidence: Guard) -> dict[str, list[LabelledListing]]:
+    """Build the train / calibration / test / holdout sets.
+
+    ``evidence`` is a guard without a model (the evidence stage inference runs), built once
+    per training run: title views read it, and so does the fusion fit later.
+    """
     from cites_guard.training.generator import generate  # noqa: PLC0415
 
+    taxonomy = evidence.taxonomy
     corpus = _read_corpus(config)
     sets: dict[str, list[LabelledListing]] = {
         "train": [],
@@ -158,7 +163,7 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[Label
         )
         if not _held_out(r, config, taxonomy)
     ]
-    titles = title_views(sets["train"], taxonomy) if config.title_views else []
+    titles = title_views(sets["train"], evidence) if config.title_views else []
     sets["train"] = sets["train"] * config.corpus_weight + titles + generated
     rng = random.Random(config.seed)
     rng.shuffle(sets["train"])
@@ -167,7 +172,7 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> dict[str, list[Label
     return sets
 
 
-def title_views(records: Sequence[LabelledListing], taxonomy: Taxonomy) -> list[LabelledListing]:
+def title_views(records: Sequence[LabelledListing], evidence: Guard) -> list[LabelledListing]:
     """The title of each ad as an ad of its own, where the title alone keeps the ad's label.
 
     Many marketplace ads are a title and little else, and a short ad is a handful of pooled
@@ -175,7 +180,8 @@ def title_views(records: Sequence[LabelledListing], taxonomy: Taxonomy) -> list[
     one. The title of a negative counts only when the evidence stage names no taxon in it (a
     resin bangle titled "Ivory bangle" would teach that ivory is ordinary); the title of an
     offer only when it names a taxon of the offer's own group and no look-alike cue (a title
-    such as "Old bangle, heavy" says nothing by itself).
+    such as "Old bangle, heavy" says nothing by itself). ``evidence`` is a guard without a
+    model.
 
     Example:
         >>> from cites_guard.taxonomy import load_taxonomy
@@ -183,21 +189,22 @@ def title_views(records: Sequence[LabelledListing], taxonomy: Taxonomy) -> list[
         ...     description="old, heavy, from an estate", price=None, currency=None,
         ...     category="Antiques", label=1, taxon="Rhinocerotidae", appendix="I",
         ...     specimen="worked item", difficulty="plain", rationale="offers rhino horn")
-        >>> [(v.id, v.title, v.description) for v in title_views([ad], load_taxonomy())]
+        >>> guard = Guard(taxonomy=load_taxonomy())
+        >>> [(v.id, v.title, v.description) for v in title_views([ad], guard)]
         [('x-title', 'Rhino horn cup', '')]
     """
-    guard = Guard(taxonomy=taxonomy)  # the evidence stage alone
+    taxonomy = evidence.taxonomy
     views = []
     for record in records:
         if not record.description.strip():
             continue  # already an ad of a title
         title = Listing(id=record.id, title=record.title, language=record.lang)
-        evidence = guard.prepare(title).evidence
+        found = evidence.prepare(title).evidence
         if record.label == 1:
             group = taxonomy.group_of(record.taxon or "")
-            keep = not evidence.lookalikes and any(m.group == group for m in evidence.matches)
+            keep = not found.lookalikes and any(m.group == group for m in found.matches)
         else:
-            keep = not evidence.matches
+            keep = not found.matches
         if keep:
             views.append(
                 record.model_copy(
@@ -292,8 +299,8 @@ def train(config: TrainingConfig) -> TrainingResult:
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(mode=True)
 
-    taxonomy = load_taxonomy()
-    sets = assemble(config, taxonomy)
+    evidence = Guard(taxonomy=load_taxonomy())  # the evidence stage inference runs, no model
+    sets = assemble(config, evidence)
     if not sets["train"] or {r.label for r in sets["train"]} != {0, 1}:
         raise TrainingError("the training set needs positives and negatives")
     config.output.mkdir(parents=True, exist_ok=True)
@@ -301,7 +308,7 @@ def train(config: TrainingConfig) -> TrainingResult:
     # leaves new weights next to an old manifest (which would fail the checksum check).
     work = Path(tempfile.mkdtemp(prefix=".train-", dir=config.output))
     try:
-        result = _train_into(work, config, sets, taxonomy, started)
+        result = _train_into(work, config, sets, evidence, started)
         for name in ("tokenizer.json", "model.onnx", "manifest.json"):
             (work / name).replace(config.output / name)
     finally:
@@ -313,7 +320,7 @@ def _train_into(
     output: Path,
     config: TrainingConfig,
     sets: dict[str, list[LabelledListing]],
-    taxonomy: Taxonomy,
+    evidence_guard: Guard,
     started: float,
 ) -> TrainingResult:
     """The training run proper, writing its three files into ``output``."""
@@ -324,6 +331,7 @@ def _train_into(
     from cites_guard.training._export import OPSET, OUTPUTS, export  # noqa: PLC0415
     from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
 
+    taxonomy = evidence_guard.taxonomy
     texts = {name: [_text(r) for r in rows] for name, rows in sets.items()}
     tokenizer = _train_tokenizer(texts["train"], config, output / "tokenizer.json")
 
@@ -396,7 +404,6 @@ def _train_into(
         cal_logits, np.array([r.label for r in calibration_rows], dtype=np.float32)
     )
     calibration = Calibration(temperature=temperature, bias=bias)
-    evidence_guard = Guard(taxonomy=taxonomy)  # the evidence stage inference runs, no model
     fusion = _fit_fusion(sets["calibration"], cal_logits, calibration, evidence_guard)
     export(network, output / "model.onnx")
     parity = _check_parity(
