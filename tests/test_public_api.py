@@ -42,3 +42,14 @@ def test_import_does_not_configure_logging() -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert isinstance(logging.getLogger("cites_guard").handlers[0], logging.NullHandler)
+
+
+def test_scoring_alone_does_not_import_the_reporting_stack() -> None:
+    """A process that only scores (a batch worker) skips requests; reporting names still load."""
+    code = (
+        "import sys, cites_guard; from cites_guard import Guard; "
+        "Guard(scorer=cites_guard.EvidenceScorer()).assess({'id': '1', 'title': 'ivory'}); "
+        "assert 'requests' not in sys.modules, 'requests imported'; "
+        "from cites_guard import Reporter; assert Reporter.__module__ == 'cites_guard.report'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from importlib import metadata as _metadata
+from typing import TYPE_CHECKING
 
 from cites_guard.assessment import Assessment, Evidence, Match, ScoringStep
 from cites_guard.config import ExtraTerm, ModelSettings, PolicySettings, Settings, TaxonomySettings
@@ -36,15 +37,32 @@ from cites_guard.errors import (
 from cites_guard.guard import Guard
 from cites_guard.listing import Listing
 from cites_guard.normalize import NormalizedText, normalize
-from cites_guard.report import (
-    ModeratorOutcome,
-    Report,
-    Reporter,
-    ReporterInfo,
-    ReportSettings,
-)
 from cites_guard.scoring import EvidenceScorer, Scorer
 from cites_guard.taxonomy import Lookalike, Taxon, Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:
+    from cites_guard.report import (
+        ModeratorOutcome,
+        Report,
+        Reporter,
+        ReporterInfo,
+        ReportSettings,
+    )
+
+#: Imported on first use: reporting pulls in ``requests``, which a process that only scores
+#: (a batch worker, a submission hook) never needs; that is a tenth of a second of start-up.
+_REPORTING = frozenset({"ModeratorOutcome", "Report", "Reporter", "ReporterInfo", "ReportSettings"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _REPORTING:
+        from cites_guard import report  # noqa: PLC0415
+
+        value = getattr(report, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cites_guard' has no attribute {name!r}")
+
 
 try:
     __version__ = _metadata.version("cites-guard")

@@ -52,7 +52,7 @@ class Automaton:
         self._alphabetic = ahocorasick.Automaton()
         for pattern, same in ids.items():
             if pattern not in large:
-                self._alphabetic.add_word(pattern, (len(pattern), tuple(same)))
+                self._alphabetic.add_word(pattern, tuple((len(pattern) - 1, 1, p) for p in same))
         if len(self._alphabetic):
             self._alphabetic.make_automaton()
 
@@ -60,23 +60,27 @@ class Automaton:
         """Number of patterns."""
         return self._count
 
-    def find(self, text: str) -> Iterator[tuple[int, int, int]]:
-        """Yield ``(start, end, pattern_id)`` for every occurrence, overlapping ones included.
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """Return ``(start, end, pattern_id)`` for every occurrence, overlapping ones included.
 
         Occurrences come in order of their end, longer ones first among those that end
         together.
         """
         found: list[tuple[int, int, int]] = []
         if self._alphabetic.kind == ahocorasick.AHOCORASICK:
-            for last, (length, pattern_ids) in self._alphabetic.iter(text):
-                found.extend((last + 1 - length, last + 1, p) for p in pattern_ids)
+            # Each stored value is (start offset from the last character, end offset, id)
+            # per pattern, so an occurrence costs two additions and no generator.
+            append = found.append
+            for last, occurrences in self._alphabetic.iter(text):
+                for back, forward, pattern_id in occurrences:
+                    append((last - back, last + forward, pattern_id))
         if self._large and _LARGE_SCRIPTS.search(text) is not None:
             if found:
                 found.extend(self._large.find(text))
                 found.sort(key=lambda hit: (hit[1], hit[0]))
             else:
                 found = list(self._large.find(text))
-        return iter(found)
+        return found
 
 
 class _DictAutomaton:

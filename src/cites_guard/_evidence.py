@@ -59,7 +59,7 @@ class EvidenceSummary:
     @property
     def strongest(self) -> float:
         """Confidence of the most confident match (0 without one)."""
-        return max((m.confidence for m in self.matches), default=0.0)
+        return max([m.confidence for m in self.matches], default=0.0)
 
     @property
     def group_scores(self) -> dict[str, float]:
@@ -184,6 +184,22 @@ def noisy_or(values: Iterable[float]) -> float:
     return 1.0 - miss
 
 
+def _taxon_and_applying(hits: list[Hit], language: str | None) -> tuple[list[Hit], list[Hit]]:
+    """The taxon-term hits, and the hits that count: those terms and the applying cues.
+
+    One pass over the hits; a cue applies when it is listed in the ad's language.
+    """
+    positives: list[Hit] = []
+    applying: list[Hit] = []
+    for hit in hits:
+        if hit.entry.kind in _STRENGTH:
+            positives.append(hit)
+            applying.append(hit)
+        elif _cue_applies(hit, language):
+            applying.append(hit)
+    return positives, applying
+
+
 def summarize(
     hits: list[Hit],
     taxonomy: Taxonomy,
@@ -203,8 +219,7 @@ def summarize(
     views = views or {}
     if language not in LANGUAGES:
         language = None
-    hits = [h for h in hits if h.entry.kind in _STRENGTH or _cue_applies(h, language)]
-    positives = [h for h in hits if h.entry.kind in _STRENGTH]
+    positives, hits = _taxon_and_applying(hits, language)
     denials = [h for h in hits if h.entry.kind == "negation" and h.entry.target in DENIAL_KINDS]
     notes: list[str] = []
     lookalikes = _undenied(
@@ -239,15 +254,15 @@ def summarize(
         if hit.obfuscated:
             scored.strength = min(_MAX_STRENGTH, scored.strength + _OBFUSCATION_BONUS)
             scored.notes.append(f"{hit.text!r} was disguised")
-        covering = next((lk for lk in lookalikes if _overlaps(lk, hit)), None)
-        if covering is not None:
-            notes.append(f"{hit.text!r} is part of look-alike {covering.text!r}")
-            continue
-        lineage = taxonomy.lineage(taxon)
-        if resembled.intersection([*lineage, taxon.group]):
+        if lookalikes:  # most ads name none: skip the generators
+            covering = next((lk for lk in lookalikes if _overlaps(lk, hit)), None)
+            if covering is not None:
+                notes.append(f"{hit.text!r} is part of look-alike {covering.text!r}")
+                continue
+        if resembled and resembled.intersection([*taxonomy.lineage(taxon), taxon.group]):
             scored.strength *= _LOOKALIKE_DAMPING
             scored.notes.append("a look-alike of this taxon is named in the ad")
-        cue = next((c for c in cues if _near(c, hit)), None)
+        cue = next((c for c in cues if _near(c, hit)), None) if cues else None
         if cue is not None:
             scored.strength *= _CUE_DAMPING
             scored.notes.append(f"{cue.text!r} next to {hit.text!r}")

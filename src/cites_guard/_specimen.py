@@ -66,15 +66,14 @@ def ad_words(texts: Iterable[str]) -> frozenset[str]:
     Whitespace-separated words, single CJK characters, and the vocabulary's two-word
     phrases that the texts hold as whole words.
     """
-    words: set[str] = set()
-    for text in texts:
-        words.update(text.split())
+    # One text, one split: a line break keeps a phrase from spanning two fields.
+    text = "\n".join(texts)
+    words = set(text.split())
+    if _WIDE_CHARACTERS.search(text) is not None:
         words.update(_WIDE_CHARACTERS.findall(text))
-        words.update(
-            phrase
-            for phrase, pattern in _PHRASES
-            if phrase in text and pattern.search(text) is not None
-        )
+    for phrase, pattern in _PHRASES:
+        if phrase in text and pattern.search(text) is not None:
+            words.add(phrase)
     return frozenset(words)
 
 

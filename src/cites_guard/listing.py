@@ -8,6 +8,7 @@ that length and the cut is recorded, so one pathological ad cannot stall a pipel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -132,9 +133,14 @@ class Listing(BaseModel):
         raise KeyError(field)
 
 
+#: A lone surrogate; searched in C, since a Python loop over every character of every field
+#: cost about 5% of scoring.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     if isinstance(value, str):
-        return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+        return _SURROGATE.search(value) is not None
     if isinstance(value, Mapping):
         return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):

@@ -40,3 +40,23 @@ def test_text_fields_name_every_text_source() -> None:
         "image_texts[0]",
         "attributes.material",
     ]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": "ivory \ud83d bangle"},
+        {"description": "x" * 500 + "\udfff"},
+        {"image_texts": ["fine", "\ud800"]},
+        {"attributes": {"material": "bone\udc00"}},
+        {"attributes": {"k\ud801": "value"}},
+    ],
+)
+def test_lone_surrogates_are_rejected_in_every_field(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="surrogate"):
+        Listing.model_validate({"id": "1", **fields})
+
+
+def test_paired_astral_characters_are_text() -> None:
+    listing = Listing.model_validate({"id": "1", "title": "象牙 🐘 𠮷", "attributes": {"a": "🦏"}})
+    assert listing.title == "象牙 🐘 𠮷"
