@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cites_guard._encoding import WordCachedEncoder
 from cites_guard.errors import ModelError, ModelIntegrityError
 from cites_guard.fusion import Fusion, sigmoid
 from cites_guard.normalize import NormalizedText
@@ -262,6 +263,7 @@ class OnnxScorer:
         self.manifest = load_manifest(self.directory)
         verify_model_dir(self.directory, self.manifest)
         self._tokenizer = load_tokenizer(self.directory / "tokenizer.json")
+        self._encoder = WordCachedEncoder(self._tokenizer)
         self._session = create_session(
             self.directory / "model.onnx", intra_op_threads=intra_op_threads
         )
@@ -305,9 +307,7 @@ class OnnxScorer:
         """Raw model outputs for texts (padded to the batch's longest item)."""
         import numpy as np  # noqa: PLC0415
 
-        # The fast variant skips character offsets, which scoring never reads.
-        encodings = self._tokenizer.encode_batch_fast(list(texts))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        ids = self._encoder.encode(texts)
         with _onnxruntime_errors("model inference failed"):
             outputs = self._session.run(list(self.manifest.outputs), {"input_ids": ids})
         return tuple(np.asarray(o, dtype=np.float32) for o in outputs)

