@@ -304,3 +304,26 @@ def test_evidence_spans_slice_the_original_field(
         for evidence in match.evidence:
             field = title if evidence.field == "title" else suffix
             assert field[evidence.start : evidence.end] == evidence.text
+
+
+@pytest.mark.parametrize(
+    ("language", "lookalike", "real"),
+    [
+        # Beko, the appliance brand, reads as "bekko" once its doubled letter is folded.
+        ("tr", "Beko buzdolabı no frost", "Bekko tarak, antika"),
+        ("fr", "Cuisinière Beko 4 feux gaz", "Peigne en bekko ancien"),
+        ("vi", "Ốp lưng iPhone vân đồi mồi", "Lược đồi mồi thật, vân đẹp"),
+        ("ja", "べっ甲風 バレッタ アクリル", "本べっ甲 かんざし 昭和"),
+        ("pl", "Kawior z lumpa czarny 100 g", "Kawior z jesiotra 100 g"),
+    ],
+)
+def test_brand_pattern_and_roe_lookalikes_leave_the_real_thing_named(
+    evidence_guard: Guard, language: str, lookalike: str, real: str
+) -> None:
+    """Each look-alike names its cue and no taxon; the real ad in the same words is named."""
+    cued = evidence_guard.assess({"id": "a", "title": lookalike, "language": language})
+    named = evidence_guard.assess({"id": "b", "title": real, "language": language})
+    assert cued.lookalikes
+    assert not cued.matches
+    assert named.matches
+    assert not named.lookalikes
