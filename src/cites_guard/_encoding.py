@@ -43,27 +43,19 @@ class WordCachedEncoder:
         """Use ``tokenizer``; remember words only if its ids are per word (see module)."""
         self._tokenizer = tokenizer
         self._words: dict[str, list[int]] = {}
-        self._plain: Tokenizer | None = None
-        config = json.loads(tokenizer.to_str())
         sides = _right_side(tokenizer.padding, tokenizer.truncation)
-        if _per_word(config) and sides is not None:
-            from tokenizers import Tokenizer  # noqa: PLC0415
-
-            self._max_length, self._pad_id = sides
-            self._plain = Tokenizer.from_str(tokenizer.to_str())
-            self._plain.no_padding()
-            self._plain.no_truncation()
+        self._sides = sides if _per_word(json.loads(tokenizer.to_str())) else None
 
     @property
     def caches_words(self) -> bool:
         """Whether ids come from the word cache (else from the tokenizer directly)."""
-        return self._plain is not None
+        return self._sides is not None
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
         """The ``[len(texts), longest]`` id matrix, padded on the right."""
         import numpy as np  # noqa: PLC0415
 
-        if self._plain is None:
+        if self._sides is None:
             encodings = self._tokenizer.encode_batch_fast(list(texts))
             return np.array([e.ids for e in encodings], dtype=np.int64)
         if any(text[:1] == " " or text[-1:] == " " or "  " in text for text in texts):
@@ -75,19 +67,24 @@ class WordCachedEncoder:
         fresh: dict[str, list[int]] = {}
         missing = sorted({word for row in split for word in row if word not in words})
         if missing:
-            encodings = self._plain.encode_batch_fast(missing)
-            fresh = {word: e.ids for word, e in zip(missing, encodings, strict=True)}
+            # Padded to the longest missing word, on the right: keep each word's own ids.
+            # (A word over the length limit is cut, as the text it is in would be.)
+            encodings = self._tokenizer.encode_batch_fast(missing)
+            fresh = {
+                word: e.ids[: sum(e.attention_mask)]
+                for word, e in zip(missing, encodings, strict=True)
+            }
             if len(words) + len(fresh) <= MAX_WORDS:  # full: keep what is known, add nothing
                 words.update(fresh)
         rows: list[list[int]] = []
-        limit = self._max_length
+        limit, pad_id = self._sides
         for row in split:
             ids: list[int] = []
             for word in row:
                 known = words.get(word)
                 ids.extend(fresh[word] if known is None else known)
             rows.append(ids[:limit])
-        matrix = np.full((len(rows), max(map(len, rows), default=0)), self._pad_id, np.int64)
+        matrix = np.full((len(rows), max(map(len, rows), default=0)), pad_id, np.int64)
         for index, ids in enumerate(rows):
             matrix[index, : len(ids)] = ids
         return matrix

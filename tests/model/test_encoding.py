@@ -49,6 +49,7 @@ def test_corpus_ids_match_the_tokenizer(tokenizer: Tokenizer) -> None:
     [
         [" ".join(["ivory"] * 400), "short"],  # truncated at the tokenizer's length
         ["", "象牙 手镯"],  # an empty text is all padding
+        ["老料 手镯 " + "象牙手镯老料包浆雕刻" * 60, "a"],  # one unspaced word over the limit
         ["double  space", " leading", "trailing "],  # left to the tokenizer
         ["a | b", "| |"],
     ],
