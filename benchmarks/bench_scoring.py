@@ -60,23 +60,54 @@ def _startup() -> float:
 
 
 def _rss_of_run(count: int, workers: int) -> dict[str, float]:
-    """Peak RSS (MB) of a fresh process scoring ``count`` listings (children counted apart)."""
+    """Peak RSS (MB) of a fresh process scoring ``count`` listings, and of its largest worker.
+
+    Read from each process's own ``VmHWM`` in ``/proc``: ``ru_maxrss`` of a child starts at
+    its parent's peak (Linux carries it across fork and exec), so it would report the
+    benchmark's own footprint. Workers are read while they run, near the end of the input.
+    """
     code = f"""
-import json, resource, sys, time
+import json, os, sys, time
 sys.path.insert(0, {str(REPO / "benchmarks")!r})
 from bench_scoring import make_listings
 from cites_guard import Guard, Listing
 from cites_guard.batch import assess_parallel_json
+
+def high_water(pid):
+    with open(f"/proc/{{pid}}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+def children_high_water():
+    peak = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{{entry}}/status") as status:
+                parent = next(l for l in status if l.startswith("PPid:")).split()[1]
+            if int(parent) == os.getpid():
+                peak = max(peak, high_water(entry))
+        except (OSError, StopIteration):
+            continue
+    return peak
+
 rows = [Listing.model_validate(r) for r in make_listings({count})]
 t = time.perf_counter()
+child = 0.0
 if {workers} == 1:
     n = sum(1 for _ in Guard.default().assess_many(rows))
 else:
-    n = sum(1 for _ in assess_parallel_json(rows, workers={workers}, batch_size=128))
+    n = 0
+    for _ in assess_parallel_json(rows, workers={workers}, batch_size=128):
+        n += 1
+        if n == {count} - 1000:
+            child = children_high_water()
 elapsed = time.perf_counter() - t
-self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({{"n": n, "seconds": elapsed, "rss_mb": self_rss, "child_rss_mb": child_rss}}))
+figures = {{"n": n, "seconds": elapsed, "rss_mb": high_water("self"), "child_rss_mb": child}}
+print(json.dumps(figures))
 """
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
