@@ -132,7 +132,7 @@ class _Checkpoint:
 
 
 def _outcomes_in_process(
-    path: str, guard: Guard, batch_size: int, skip_to: int
+    path: str, guard: Guard, batch_size: int, skip_to: int, *, with_listings: bool
 ) -> Iterator[Outcome]:
     """Score in this process, in batches, keeping input order."""
     records = (r for r in read_records(path) if r.line > skip_to)
@@ -147,7 +147,7 @@ def _outcomes_in_process(
             else:
                 truncated = ",".join(record.listing.truncated_fields) or None
                 assessment = next(results)
-                reportable = guard.policy.should_report(assessment.decision)
+                reportable = with_listings and guard.policy.should_report(assessment.decision)
                 listing_json = record.listing.model_dump_json() if reportable else ""
                 yield record.line, "ok", assessment.model_dump_json(), truncated, listing_json
 
@@ -197,11 +197,17 @@ def _cmd_score(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
         preflight(settings)  # fail fast, in the parent, on a bad model or taxonomy
         lines = ((n, raw) for n, raw in raw_jsonl_lines(args.input) if n > checkpoint.line)
         outcomes: Iterator[Outcome] = score_jsonl_parallel(
-            lines, settings=settings, workers=workers, batch_size=args.batch_size
+            lines,
+            settings=settings,
+            workers=workers,
+            batch_size=args.batch_size,
+            with_listings=bool(args.report),
         )
     else:
         guard = Guard.default(settings)
-        outcomes = _outcomes_in_process(args.input, guard, args.batch_size, checkpoint.line)
+        outcomes = _outcomes_in_process(
+            args.input, guard, args.batch_size, checkpoint.line, with_listings=bool(args.report)
+        )
     decisions: Counter[str] = Counter()
     reported = 0
     files = contextlib.ExitStack()

@@ -8,6 +8,7 @@ At most ``workers * 4`` batches are in flight, so a 5 GB input never sits in mem
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -154,12 +155,14 @@ def assess_parallel(
         yield Assessment.model_validate_json(text)
 
 
-def _score_lines(batch: list[tuple[int, bytes]]) -> list[tuple[int, str, str, str | None, str]]:
+def _score_lines(
+    batch: list[tuple[int, bytes]], *, with_listings: bool = True
+) -> list[tuple[int, str, str, str | None, str]]:
     """Parse, validate and score raw JSONL lines in a worker.
 
     Returns, per line, ``(line, "ok", assessment_json, truncated_fields, listing_json)``
-    (``listing_json`` only when the policy reports the decision, else empty) or
-    ``(line, "error", reason, field, raw)``.
+    (``listing_json`` only when ``with_listings`` and the policy reports the decision, else
+    empty) or ``(line, "error", reason, field, raw)``.
     """
     if _worker_guard is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not initialised")
@@ -176,7 +179,7 @@ def _score_lines(batch: list[tuple[int, bytes]]) -> list[tuple[int, str, str, st
             truncated = ",".join(record.listing.truncated_fields) or None
             assessment = next(results)
             # The listing travels back only when the policy reports it (for --report).
-            reportable = _worker_guard.policy.should_report(assessment.decision)
+            reportable = with_listings and _worker_guard.policy.should_report(assessment.decision)
             listing_json = record.listing.model_dump_json() if reportable else ""
             out.append((record.line, "ok", assessment.model_dump_json(), truncated, listing_json))
     return out
@@ -188,11 +191,14 @@ def score_jsonl_parallel(
     settings: Settings,
     workers: int,
     batch_size: int = 128,
+    with_listings: bool = True,
 ) -> Iterator[tuple[int, str, str, str | None, str]]:
     """Score raw JSON Lines in worker processes; yield per-line outcomes in input order.
 
     The parent only reads bytes: parsing, validation and scoring all happen in the workers,
-    so throughput grows with the number of cores.
+    so throughput grows with the number of cores. ``with_listings=False`` (nothing is
+    reported) spares serialising reportable listings and sending them back.
     """
-    for results in _ordered_pool(_score_lines, iter_batches(lines, batch_size), settings, workers):
+    score = functools.partial(_score_lines, with_listings=with_listings)
+    for results in _ordered_pool(score, iter_batches(lines, batch_size), settings, workers):
         yield from results

@@ -110,7 +110,8 @@ def test_workers_give_identical_output_and_errors(tmp_path: Path) -> None:
     assert _lines(tmp_path / "err2.jsonl")[0]["line"] == 8
 
 
-def test_score_report_enqueues_blocked_listings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_score_report_enqueues_blocked_listings(tmp_path: Path, workers: str) -> None:
     """score --report puts one report per blocked listing in the outbox, none for others."""
     source = tmp_path / "in.jsonl"
     rows = [
@@ -139,7 +140,7 @@ def test_score_report_enqueues_blocked_listings(tmp_path: Path) -> None:
     }
     # Evidence-only scoring keeps this test about reporting, not about the model.
     command = ["score", str(source), "-o", str(tmp_path / "out.jsonl"), "-q", "--no-model"]
-    command += ["--workers", "1", "--report", "--outbox", str(outbox)]
+    command += ["--workers", workers, "--report", "--outbox", str(outbox)]
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
