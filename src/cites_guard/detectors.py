@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from cites_guard._automaton import Automaton
+from cites_guard._hanzi import SIMPLIFIED, has_traditional
 from cites_guard.assessment import Evidence, EvidenceKind
 from cites_guard.listing import Listing
 from cites_guard.normalize import NormalizedText, normalize, normalize_term, normalize_terms
@@ -124,7 +125,8 @@ class TermDetector:
         """Index the entries by their normalised form."""
         entries = list(entries)
         by_form: dict[str, list[TermEntry]] = {}
-        for entry, form in zip(entries, normalize_terms(e.term for e in entries), strict=True):
+        forms = (f.translate(SIMPLIFIED) for f in normalize_terms(e.term for e in entries))
+        for entry, form in zip(entries, forms, strict=True):
             if not form:
                 continue
             # One entry per meaning: the same word listed in ten languages is one hit, not
@@ -160,6 +162,8 @@ class TermDetector:
     def detect(self, field: str, view: NormalizedText) -> list[Hit]:
         """Return every bounded occurrence of a term in ``view``."""
         text = view.text
+        if has_traditional(text):  # one script for both: 熊膽 is 熊胆 (same offsets)
+            text = text.translate(SIMPLIFIED)
         size = len(text)
         bounds = self._bounds
         hits: list[Hit] = []
@@ -242,7 +246,7 @@ def _generic_forms(taxonomy: Taxonomy) -> set[str]:
     pairs = [(taxon.name, term) for taxon in taxonomy.taxa for term in taxon.all_terms()]
     claims: dict[str, set[str]] = {}
     for (name, _), form in zip(pairs, normalize_terms(term for _, term in pairs), strict=True):
-        claims.setdefault(form, set()).add(name)
+        claims.setdefault(form.translate(SIMPLIFIED), set()).add(name)
     generic = set()
     for form, names in claims.items():
         if len(names) < _SHARED_BY:
@@ -277,7 +281,7 @@ def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
         for kind, table in tables:
             for lang, terms in table.items():
                 for term in terms:
-                    form = normalize_term(term)
+                    form = normalize_term(term).translate(SIMPLIFIED)
                     # One character is no evidence in any script: 牙 alone, or "HH"
                     # (Harris's hawk) folded to "h" like "Elfenbeeein" to "elfenbein".
                     if len(form.replace(" ", "")) <= _SHORT_UNSPACED:

@@ -327,3 +327,31 @@ def test_brand_pattern_and_roe_lookalikes_leave_the_real_thing_named(
     assert not cued.matches
     assert named.matches
     assert not named.lookalikes
+
+
+@pytest.mark.parametrize(
+    ("traditional", "simplified", "span"),
+    [
+        ("出售 熊膽粉 正品", "出售 熊胆粉 正品", "熊膽粉"),
+        ("奶奶留下的 象牙手鐲", "奶奶留下的 象牙手镯", "象牙手鐲"),
+        ("鱷魚皮 手袋 真皮", "鳄鱼皮 手袋 真皮", "鱷魚皮"),
+    ],
+)
+def test_traditional_characters_match_terms_written_in_simplified(
+    evidence_guard: Guard, traditional: str, simplified: str, span: str
+) -> None:
+    """Taiwan and Hong Kong ads name the same taxon; evidence quotes the seller's own text."""
+    written = evidence_guard.assess({"id": "t", "title": traditional, "language": "zh"})
+    reference = evidence_guard.assess({"id": "s", "title": simplified, "language": "zh"})
+    assert written.matches
+    assert written.matches[0].taxon == reference.matches[0].taxon
+    texts = {e.text for m in written.matches for e in m.evidence}
+    assert span in texts
+    assert all(traditional[e.start : e.end] == e.text for m in written.matches for e in m.evidence)
+
+
+def test_a_traditional_lookalike_is_a_lookalike(evidence_guard: Guard) -> None:
+    """銀龍魚 (silver arowana, not listed) is the look-alike listed as 银龙鱼."""
+    result = evidence_guard.assess({"id": "a", "title": "銀龍魚 30cm 連缸一起出", "language": "zh"})
+    assert "銀龍魚" in {e.text for e in result.lookalikes}
+    assert not result.matches
