@@ -193,11 +193,26 @@ def _taxon_and_applying(hits: list[Hit], language: str | None) -> tuple[list[Hit
     applying: list[Hit] = []
     for hit in hits:
         if hit.entry.kind in _STRENGTH:
-            positives.append(hit)
-            applying.append(hit)
+            if _typed_as_listed(hit):
+                positives.append(hit)
+                applying.append(hit)
         elif _cue_applies(hit, language):
             applying.append(hit)
     return positives, applying
+
+
+def _typed_as_listed(hit: Hit) -> bool:
+    """Whether the accents on a Vietnamese term's hit are the term's own, in order.
+
+    Folded, sợi (a strand) reads as sói (wolf): the accents a seller typed tell them apart,
+    as for cues (:func:`_cue_applies`). Accents left out still match (sellers drop them, and
+    "T4C KÈ" for tắc kè drops two); terms of other languages match whatever the accents.
+    """
+    entry = hit.entry
+    if entry.language != "vi" or entry.also_in or hit.text.isascii():
+        return True
+    listed = iter(_term_marks(entry.term))
+    return all(mark in listed for mark in _marks(hit.text))  # a subsequence of the term's
 
 
 def summarize(

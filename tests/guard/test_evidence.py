@@ -355,3 +355,38 @@ def test_a_traditional_lookalike_is_a_lookalike(evidence_guard: Guard) -> None:
     result = evidence_guard.assess({"id": "a", "title": "銀龍魚 30cm 連缸一起出", "language": "zh"})
     assert "銀龍魚" in {e.text for e in result.lookalikes}
     assert not result.matches
+
+
+@pytest.mark.parametrize(
+    ("title", "named"),
+    [
+        ("Bán sói con 3 tháng", True),  # sói, wolf, as listed
+        ("Ban soi con 3 thang", True),  # no accents typed: still the term
+        ("Dây buộc 10 sợi, màu xám", False),  # sợi, a strand: other accents, another word
+        ("T4C KÈ khô 1 cặp", True),  # tắc kè with accents dropped by the disguise
+    ],
+)
+def test_vietnamese_terms_keep_their_accents(
+    evidence_guard: Guard, title: str, named: bool
+) -> None:
+    result = evidence_guard.assess({"id": "v", "title": title, "language": "vi"})
+    assert bool(result.matches) is named
+
+
+@pytest.mark.parametrize(
+    ("language", "lookalike"),
+    [
+        ("ru", "Билет на Сапсан Москва–СПб 28.12"),
+        ("pt", "Faço sua declaração pro Leão, imposto de renda"),
+        ("nl", "Zeeuwse mosselen, vandaag ophalen"),
+        ("de", "Weihnachtsstern XXL rot, Euphorbia pulcherrima"),
+        ("vi", "Kẹp cá sấu 2 đầu, bộ 10 sợi"),
+        ("en", "Crocodile clips x50 with test leads"),
+    ],
+)
+def test_trains_taxes_today_poinsettias_and_clips_name_no_taxon(
+    evidence_guard: Guard, language: str, lookalike: str
+) -> None:
+    result = evidence_guard.assess({"id": "l", "title": lookalike, "language": language})
+    assert result.lookalikes
+    assert not result.matches
