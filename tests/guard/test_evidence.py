@@ -382,9 +382,12 @@ def test_vietnamese_terms_keep_their_accents(
         ("de", "Weihnachtsstern XXL rot, Euphorbia pulcherrima"),
         ("vi", "Kẹp cá sấu 2 đầu, bộ 10 sợi"),
         ("en", "Crocodile clips x50 with test leads"),
+        ("fr", "Défenses de phacochère sur socle"),
+        ("it", "Caviale di lumaca 50 g"),
+        ("id", "Gelembung ikan tenggiri kering 250 gr"),
     ],
 )
-def test_trains_taxes_today_poinsettias_and_clips_name_no_taxon(
+def test_everyday_namesakes_and_substitutes_name_no_taxon(
     evidence_guard: Guard, language: str, lookalike: str
 ) -> None:
     result = evidence_guard.assess({"id": "l", "title": lookalike, "language": language})
