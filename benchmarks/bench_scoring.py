@@ -103,7 +103,7 @@ else:
     n = 0
     for _ in assess_parallel_json(rows, workers={workers}, batch_size=128):
         n += 1
-        if n == {count} - 1000:
+        if n == max(1, {count} * 9 // 10):  # near the end, while the workers still run
             child = children_high_water()
 elapsed = time.perf_counter() - t
 figures = {{"n": n, "seconds": elapsed, "rss_mb": high_water("self"), "child_rss_mb": child}}

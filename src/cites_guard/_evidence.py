@@ -201,6 +201,11 @@ def _taxon_and_applying(hits: list[Hit], language: str | None) -> tuple[list[Hit
     return positives, applying
 
 
+#: The combining marks of Vietnamese: grave, acute, circumflex, tilde, breve, hook above, horn
+#: and dot below.
+_VIETNAMESE_MARKS = frozenset("\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323")
+
+
 def _typed_as_listed(hit: Hit) -> bool:
     """Whether the accents on a Vietnamese term's hit are the term's own, in order.
 
@@ -212,7 +217,10 @@ def _typed_as_listed(hit: Hit) -> bool:
     if entry.language != "vi" or entry.also_in or hit.text.isascii():
         return True
     listed = iter(_term_marks(entry.term))
-    return all(mark in listed for mark in _marks(hit.text))  # a subsequence of the term's
+    # Only Vietnamese accents count: a strike-through or underline laid over the letters to
+    # hide a word is a disguise, not another word.
+    typed = (mark for mark in _marks(hit.text) if mark in _VIETNAMESE_MARKS)
+    return all(mark in listed for mark in typed)  # a subsequence of the term's
 
 
 def summarize(

@@ -1,9 +1,9 @@
 """Traditional Chinese characters read as their Simplified forms, for term matching.
 
 Taiwan and Hong Kong sellers write Traditional characters (象牙手鐲, 熊膽, 銀龍魚); most
-taxonomy terms are written in Simplified ones (象牙手镯, 熊胆, 银龙鱼). The detector reads both
-the terms and the ad's normalised text through this table, so a term written once matches
-in either script. Character for character: offsets, and so evidence spans, do not move.
+taxonomy terms are written in Simplified ones (象牙手镯, 熊胆, 银龙鱼). The detector reads the
+Chinese terms and a Chinese field through this table, so a term written once matches in
+either script. Character for character: offsets, and so evidence spans, do not move.
 The model reads the text as it was written.
 """
 

@@ -11,6 +11,7 @@ whole detectors to a :class:`DetectorRegistry` without forking::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -125,8 +126,7 @@ class TermDetector:
         """Index the entries by their normalised form."""
         entries = list(entries)
         by_form: dict[str, list[TermEntry]] = {}
-        forms = (f.translate(SIMPLIFIED) for f in normalize_terms(e.term for e in entries))
-        for entry, form in zip(entries, forms, strict=True):
+        for entry, form in zip(entries, normalize_terms(e.term for e in entries), strict=True):
             if not form:
                 continue
             # One entry per meaning: the same word listed in ten languages is one hit, not
@@ -154,6 +154,12 @@ class TermDetector:
             (_spaced(f[0]), _suffix_allowance(f) if _spaced(f[-1]) else None) for f in self._forms
         ]
         self._automaton = Automaton(self._forms)
+        # The Chinese terms once more, read through the Traditional-to-Simplified table, for
+        # Chinese text written in Traditional characters (熊膽 meets the term 熊胆). Only
+        # Chinese terms: a Japanese term in Simplified characters would be another word.
+        chinese = [i for i, same in enumerate(self._entries) if any(_chinese(e) for e in same)]
+        self._simplified_ids = chinese
+        self._simplified = Automaton(self._forms[i].translate(SIMPLIFIED) for i in chinese)
 
     def __len__(self) -> int:
         """Number of distinct normalised terms."""
@@ -162,13 +168,34 @@ class TermDetector:
     def detect(self, field: str, view: NormalizedText) -> list[Hit]:
         """Return every bounded occurrence of a term in ``view``."""
         text = view.text
-        if has_traditional(text):  # one script for both: 熊膽 is 熊胆 (same offsets)
-            text = text.translate(SIMPLIFIED)
+        hits = self._bounded(field, view, text, self._automaton.find(text))
+        if len(self._simplified) and has_traditional(text) and _KANA.search(text) is None:
+            # Chinese in Traditional characters: the Chinese terms again, on the text read
+            # in Simplified ones (same offsets); what the first pass found is not repeated.
+            found = {(h.view_start, h.view_end, h.entry) for h in hits}
+            ids = self._simplified_ids
+            simplified = text.translate(SIMPLIFIED)
+            matches = [(a, b, ids[p]) for a, b, p in self._simplified.find(simplified)]
+            hits.extend(
+                hit
+                for hit in self._bounded(field, view, simplified, matches)
+                if _chinese(hit.entry) and (hit.view_start, hit.view_end, hit.entry) not in found
+            )
+        return hits
+
+    def _bounded(
+        self,
+        field: str,
+        view: NormalizedText,
+        text: str,
+        matches: Iterable[tuple[int, int, int]],
+    ) -> list[Hit]:
+        """The hits of automaton ``matches`` in ``text`` that respect word boundaries."""
         size = len(text)
         bounds = self._bounds
         hits: list[Hit] = []
         maps = None
-        for start, end, pattern_id in self._automaton.find(text):
+        for start, end, pattern_id in matches:
             bounded_start, allowed = bounds[pattern_id]
             if (
                 bounded_start
@@ -195,6 +222,15 @@ class TermDetector:
                 for entry in self._entries[pattern_id]
             )
         return hits
+
+
+#: Kana: a field that holds any is Japanese, whose kanji are not Traditional Chinese words.
+_KANA = re.compile("[\u3040-\u30ff]")
+
+
+def _chinese(entry: TermEntry) -> bool:
+    """Whether a term is listed in Chinese."""
+    return entry.language == "zh" or "zh" in entry.also_in
 
 
 #: Arabic writes the article and one-letter conjunctions and prepositions as part of the next
@@ -246,7 +282,7 @@ def _generic_forms(taxonomy: Taxonomy) -> set[str]:
     pairs = [(taxon.name, term) for taxon in taxonomy.taxa for term in taxon.all_terms()]
     claims: dict[str, set[str]] = {}
     for (name, _), form in zip(pairs, normalize_terms(term for _, term in pairs), strict=True):
-        claims.setdefault(form.translate(SIMPLIFIED), set()).add(name)
+        claims.setdefault(form, set()).add(name)
     generic = set()
     for form, names in claims.items():
         if len(names) < _SHARED_BY:
@@ -281,7 +317,7 @@ def terms_of(taxonomy: Taxonomy) -> list[TermEntry]:
         for kind, table in tables:
             for lang, terms in table.items():
                 for term in terms:
-                    form = normalize_term(term).translate(SIMPLIFIED)
+                    form = normalize_term(term)
                     # One character is no evidence in any script: 牙 alone, or "HH"
                     # (Harris's hawk) folded to "h" like "Elfenbeeein" to "elfenbein".
                     if len(form.replace(" ", "")) <= _SHORT_UNSPACED:

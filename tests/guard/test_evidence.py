@@ -350,6 +350,15 @@ def test_traditional_characters_match_terms_written_in_simplified(
     assert all(traditional[e.start : e.end] == e.text for m in written.matches for e in m.evidence)
 
 
+@pytest.mark.parametrize("title", ["花园 多肉 出售", "原种 多肉 出售", "蝴蝶标本 出售"])
+def test_japanese_terms_do_not_become_simplified_chinese_words(
+    evidence_guard: Guard, title: str
+) -> None:
+    """Japanese 花園 (a code word), 原種 and 標本 stay Japanese: 花园 is just "garden"."""
+    result = evidence_guard.assess({"id": "z", "title": title, "language": "zh"})
+    assert all(e.language != "ja" for m in result.matches for e in m.evidence)
+
+
 def test_a_traditional_lookalike_is_a_lookalike(evidence_guard: Guard) -> None:
     """銀龍魚 (silver arowana, not listed) is the look-alike listed as 银龙鱼."""
     result = evidence_guard.assess({"id": "a", "title": "銀龍魚 30cm 連缸一起出", "language": "zh"})
@@ -364,6 +373,8 @@ def test_a_traditional_lookalike_is_a_lookalike(evidence_guard: Guard) -> None:
         ("Ban soi con 3 thang", True),  # no accents typed: still the term
         ("Dây buộc 10 sợi, màu xám", False),  # sợi, a strand: other accents, another word
         ("T4C KÈ khô 1 cặp", True),  # tắc kè with accents dropped by the disguise
+        ("bán " + "".join(c + "\u0336" for c in "sừng tê giác"), True),  # struck through
+        ("bán " + "".join(c + "\u0332" for c in "sung te giac"), True),  # underlined
     ],
 )
 def test_vietnamese_terms_keep_their_accents(
