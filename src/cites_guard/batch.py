@@ -12,6 +12,8 @@ import functools
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -64,8 +66,23 @@ def preflight(settings: Settings) -> None:
         verify_model_dir(directory, load_manifest(directory))
 
 
+#: Seconds between a worker's checks that the process that started it is still alive.
+_PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone (killed with SIGKILL, or out of memory).
+
+    A pool's workers otherwise outlive a killed parent, each holding a model in memory.
+    """
+    while os.getppid() == parent:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
 def _init_worker(settings_json: str) -> None:
     global _worker_guard  # noqa: PLW0603 - one guard per worker process, built once
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     # Ctrl-C is the parent's to handle: it checkpoints and shuts the pool down cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One thread per process for ONNX and for the tokenizer: the processes are the
