@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from cites_guard.model import bundled_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+
+# Tests stop the programs they start with Ctrl-C (SIGINT). A shell runs background jobs with
+# SIGINT ignored, and a child inherits that, so restore Python's handler: the children then
+# start with the default disposition, as they do from a terminal.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
