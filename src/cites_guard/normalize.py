@@ -738,6 +738,9 @@ def normalize(text: str) -> NormalizedText:
     """
     if _plain_ascii(text):
         return _normalize_ascii(text)
+    if text.isascii() and _ASCII_SPLIT.search(f" {text}") is not None:
+        # Split letters ("A\t: A{A"): the general path joins them across any separator.
+        return _normalize_any(text)
     vectorised = _normalize_vectorised(text)
     if vectorised is not None:
         return vectorised

@@ -318,3 +318,8 @@ def test_every_corpus_text_normalises_as_on_the_general_path() -> None:
         assert view == _normalize_any(text), text
         vectorised += _normalize_vectorised(text) is not None
     assert vectorised / len(texts) > 0.8  # the fast path is the usual one
+
+
+def test_split_letters_across_a_tab_and_punctuation_are_joined_as_by_the_general_path() -> None:
+    """Found by the property test: letters split by a tab and a colon took another path."""
+    assert normalize("A\t: A{A") == _normalize_any("A\t: A{A")
