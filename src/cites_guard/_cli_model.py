@@ -159,11 +159,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # Options left unset keep TrainingConfig's defaults: they define the shipped model.
     tuning = {
         name: getattr(args, name)
-        for name in ("seed", "epochs", "dim", "hidden", "token_dropout")
+        for name in ("seed", "epochs", "members", "dim", "hidden", "token_dropout")
         if getattr(args, name) is not None
     }
     if args.no_title_views:
         tuning["title_views"] = False
+    if args.no_counterfactuals:
+        tuning["counterfactuals"] = False
     config = TrainingConfig(
         output=Path(args.output),
         corpus=corpus,
@@ -228,6 +230,9 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
     tr.add_argument("--holdout-language", action="append", default=[], metavar="LANG")
     tr.add_argument("--holdout-group", action="append", default=[], metavar="GROUP")
     tr.add_argument("--limit", type=int, help="cap examples per split (smoke tests)")
+    tr.add_argument(
+        "--members", type=int, help="networks trained on differently seeded data and averaged"
+    )
     tr.add_argument("--dim", type=int, help="embedding size")
     tr.add_argument("--hidden", type=int, help="hidden layer size")
     tr.add_argument(
@@ -237,5 +242,10 @@ def register(commands: Commands[argparse.ArgumentParser]) -> None:
         "--no-title-views",
         action="store_true",
         help="do not add each corpus ad's title as an ad of its own",
+    )
+    tr.add_argument(
+        "--no-counterfactuals",
+        action="store_true",
+        help="do not add corpus offers with their specimen words cut out as negatives",
     )
     tr.set_defaults(handler=_cmd_train)

@@ -4,16 +4,29 @@ import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
+import torch
 
 from cites_guard.dataset import LabelledListing, read_labelled
 from cites_guard.errors import TrainingError
 from cites_guard.guard import Guard
-from cites_guard.model import OnnxScorer
+from cites_guard.model import OnnxScorer, create_session
 from cites_guard.taxonomy import load_taxonomy
 from cites_guard.training import TrainingConfig, train
+from cites_guard.training._export import OUTPUTS, export
+from cites_guard.training._network import Ensemble, NgramClassifier
 from cites_guard.training.generator import generate
-from cites_guard.training.pipeline import title_views
+from cites_guard.training.pipeline import (
+    COUNTERFACTUAL,
+    COUNTERFACTUAL_TARGET,
+    _drop_tokens,
+    assemble,
+    counterfactual_negatives,
+    member_seed,
+    title_views,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO.parent / "shared" / "data" / "dev-listings.jsonl"
@@ -36,9 +49,11 @@ def _tiny_config(output: Path, *, limit: int) -> TrainingConfig:
 
 def test_small_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
     """A short training run writes a model that loads, verifies and scores."""
-    config = _tiny_config(tmp_path / "model", limit=400)
+    config = dataclasses.replace(_tiny_config(tmp_path / "model", limit=400), members=2)
     result = train(config)
     assert result.metrics["onnx_parity_max_abs_diff"] < 1e-3
+    graph = onnx.load(str(tmp_path / "model" / "model.onnx")).graph
+    assert {i.name for i in graph.initializer} >= {"m0_unigram_table", "m1_unigram_table"}
     scorer = OnnxScorer(tmp_path / "model")
     assert scorer.fusion is not None  # fitted on the calibration split, which has both labels
     ((risk, groups, appendix_one),) = scorer.probabilities(["ivory bangle"])
@@ -155,7 +170,9 @@ def test_no_dev_set_text_is_in_the_training_data() -> None:
         dev |= _shingles(record.title) | _shingles(record.description)
         dev_titles.add(record.title.casefold().strip())
     training = list(read_labelled_corpus())
-    training += generate(load_taxonomy(), seed=TrainingConfig(output=REPO).seed)
+    config = TrainingConfig(output=REPO)
+    for member in range(config.members):  # every member's generated ads
+        training += generate(load_taxonomy(), seed=member_seed(config, member))
     leaks = []
     for record in training:
         if record.title.casefold().strip() in dev_titles:
@@ -195,3 +212,81 @@ def test_token_dropout_out_of_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="token_dropout"):
         train(config)
     assert not (tmp_path / "model").exists()
+
+
+def _offer(index: int, title: str, description: str, difficulty: str = "plain") -> LabelledListing:
+    return LabelledListing(
+        id=f"o-{index}", lang="en", title=title, description=description, price=None,
+        currency=None, category="Antiques", label=1, taxon="Rhinocerotidae", appendix="I",
+        specimen="raw part", difficulty=difficulty, rationale="test",
+    )  # fmt: skip
+
+
+def test_an_offer_without_its_specimen_words_becomes_a_soft_negative() -> None:
+    """Cutting the words that name any specimen leaves the ad's context as a negative; a
+    coded offer, or one with too little left, gives none."""
+    guard = Guard(taxonomy=load_taxonomy())
+    offers = [
+        _offer(1, "Rhino horn, old", "heavy piece from an estate, 2 kg"),
+        _offer(2, "Rhino horn", "and a tiger skin, both from an estate"),
+        _offer(3, "Rhino horn, old", "heavy piece from an estate", "coded"),  # left alone
+        _offer(4, "Rhino horn", "2 kg"),  # too little left
+    ]
+    cut = counterfactual_negatives(offers, guard)
+    assert [(c.id, c.title, c.description) for c in cut] == [
+        ("o-1-cut", ", old", "heavy piece from an estate, 2 kg"),
+        ("o-2-cut", "", "and a , both from an estate"),
+    ]
+    assert (cut[0].label, cut[0].taxon, cut[0].source) == (0, None, COUNTERFACTUAL)
+    assert 0.0 < COUNTERFACTUAL_TARGET < 0.5
+
+
+def test_each_ensemble_member_trains_on_its_own_generated_ads(tmp_path: Path) -> None:
+    """Members share the hand-written ads and differ in the generated ones."""
+    config = TrainingConfig(output=tmp_path, corpus=REPO / "corpus", members=2)
+    sets = assemble(config, Guard(taxonomy=load_taxonomy()), members=2)
+    first, second = sets["train"], sets["train1"]
+    written = {r.id for r in first if r.source != "generated"}
+    assert written == {r.id for r in second if r.source != "generated"}
+    generated = [r.title for r in first if r.source == "generated"]
+    assert generated != [r.title for r in second if r.source == "generated"]
+
+
+def test_exported_ensemble_computes_what_torch_computes(tmp_path: Path) -> None:
+    """The ONNX graph of a two-member ensemble gives torch's outputs, padding included."""
+
+    torch.manual_seed(3)
+    members = [
+        NgramClassifier(vocab_size=50, buckets=64, dim=8, hidden=8, groups=3, pad_id=0)
+        for _ in range(2)
+    ]
+    with torch.no_grad():  # tables at the precision the file keeps
+        for member in members:
+            member.unigram.weight.copy_(member.unigram.weight.half().float())
+            member.bigram.weight.copy_(member.bigram.weight.half().float())
+    ensemble = Ensemble(members).eval()
+    export(ensemble, tmp_path / "model.onnx")
+    ids = torch.randint(1, 50, (4, 9))
+    ids[1, 5:] = 0  # padding at the end
+    ids[2, 3] = 0  # a hidden token inside the ad
+    with torch.no_grad():
+        expected = [t.numpy() for t in ensemble(ids)]
+    got = create_session(tmp_path / "model.onnx").run(list(OUTPUTS), {"input_ids": ids.numpy()})
+    for have, want in zip(got, expected, strict=True):
+        np.testing.assert_allclose(have, want, atol=1e-5)
+    with torch.no_grad():
+        single = [t.numpy() for t in members[0](ids)]
+    assert not np.allclose(got[0], single[0])  # the mean, not the first member
+
+
+def test_token_dropout_never_empties_an_ad() -> None:
+    """An ad whose tokens were all hidden would pool to the padding penalty and swamp the
+    loss: dropout hides about the share asked for, and always leaves a token."""
+    torch.manual_seed(0)
+    ids = torch.zeros((2000, 6), dtype=torch.long)
+    ids[:1000, 0] = 7  # one-token ads
+    ids[1000:, :] = torch.randint(1, 50, (1000, 6))  # six-token ads
+    hidden = _drop_tokens(ids, 0.5)
+    assert bool(((hidden != 0).sum(1) >= 1).all())
+    kept = float((hidden[1000:] != 0).float().mean())
+    assert 0.45 < kept < 0.55

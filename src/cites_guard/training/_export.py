@@ -1,20 +1,22 @@
-"""Write the trained network as an ONNX graph, operator by operator.
+"""Write the trained ensemble as an ONNX graph, operator by operator.
 
 Building the graph by hand (instead of tracing) keeps the exported model small, readable and
 tied to an opset we chose; :func:`export` is checked against the torch forward pass by the
 training pipeline. Embedding tables are stored as float16 (halving the file) and widened
-to float32 after the lookup.
+to float32 after the lookup. The token mask and the bigram ids are computed once and read
+by every member; each member's nodes and weights carry its own prefix (``m0_``, ``m1_``...).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from cites_guard.training._network import _NEGATIVE, BIGRAM_PRIME, NgramClassifier
+from cites_guard.training._network import _NEGATIVE, BIGRAM_PRIME, Ensemble, NgramClassifier
 
 __all__ = ["OPSET", "OUTPUTS", "export"]
 
@@ -23,30 +25,16 @@ OPSET = 17
 #: Output names of the graph, in order: offer logit, group logits, Appendix I logit.
 OUTPUTS = ("logit", "group_logits", "appendix_logit")
 
+_n = helper.make_node
+
 
 def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(value, name)
 
 
-def export(network: NgramClassifier, path: Path) -> None:
-    """Write ``network`` (in eval mode) to ``path`` as an ONNX model.
-
-    Inputs: ``input_ids`` int64 ``[batch, tokens]``. Outputs: ``logit`` ``[batch]``,
-    ``group_logits`` ``[batch, groups]`` and ``appendix_logit`` ``[batch]``.
-    """
-    state = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
-    groups = state["group_head.weight"].shape[0]
+def _shared(network: NgramClassifier) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto]]:
+    """Constants, the token mask and the hashed bigram ids, which every member reads."""
     initializers = [
-        _const("unigram_table", state["unigram.weight"].astype(np.float16)),
-        _const("bigram_table", state["bigram.weight"].astype(np.float16)),
-        _const("hidden_w", state["hidden.weight"].astype(np.float32)),
-        _const("hidden_b", state["hidden.bias"].astype(np.float32)),
-        _const("head_w", state["head.weight"].astype(np.float32)),
-        _const("head_b", state["head.bias"].astype(np.float32)),
-        _const("group_w", state["group_head.weight"].astype(np.float32)),
-        _const("group_b", state["group_head.bias"].astype(np.float32)),
-        _const("appendix_w", state["appendix_head.weight"].astype(np.float32)),
-        _const("appendix_b", state["appendix_head.bias"].astype(np.float32)),
         _const("pad", np.array(network.pad_id, dtype=np.int64)),
         _const("one", np.array(1.0, dtype=np.float32)),
         _const("negative", np.array(_NEGATIVE, dtype=np.float32)),
@@ -59,56 +47,115 @@ def export(network: NgramClassifier, path: Path) -> None:
         _const("minus_one_1d", np.array([-1], dtype=np.int64)),
         _const("big_1d", np.array([2**62], dtype=np.int64)),
     ]
-    n = helper.make_node
     nodes = [
-        # Token mask and unigram lookups.
-        n("Equal", ["input_ids", "pad"], ["is_pad"]),
-        n("Not", ["is_pad"], ["is_token"]),
-        n("Cast", ["is_token"], ["mask"], to=TensorProto.FLOAT),
-        n("Gather", ["unigram_table", "input_ids"], ["uni16"]),
-        n("Cast", ["uni16"], ["uni"], to=TensorProto.FLOAT),
-        n("Unsqueeze", ["mask", "axis2"], ["mask3"]),
-        # Mean pooling.
-        n("Mul", ["uni", "mask3"], ["uni_masked"]),
-        n("ReduceSum", ["uni_masked", "axis1"], ["uni_sum"], keepdims=0),
-        n("ReduceSum", ["mask", "axis1"], ["count_raw"], keepdims=1),
-        n("Max", ["count_raw", "one"], ["count"]),
-        n("Div", ["uni_sum", "count"], ["uni_mean"]),
-        # Max pooling (padding pushed far below any real value).
-        n("Sub", ["mask3", "one"], ["mask_off"]),
-        n("Mul", ["mask_off", "negative"], ["pad_penalty"]),
-        n("Add", ["uni", "pad_penalty"], ["uni_penalised"]),
-        n("ReduceMax", ["uni_penalised"], ["uni_max"], axes=[1], keepdims=0),
+        # Token mask.
+        _n("Equal", ["input_ids", "pad"], ["is_pad"]),
+        _n("Not", ["is_pad"], ["is_token"]),
+        _n("Cast", ["is_token"], ["mask"], to=TensorProto.FLOAT),
+        _n("Unsqueeze", ["mask", "axis2"], ["mask3"]),
+        _n("ReduceSum", ["mask", "axis1"], ["count_raw"], keepdims=1),
+        _n("Max", ["count_raw", "one"], ["count"]),
+        _n("Sub", ["mask3", "one"], ["mask_off"]),
+        _n("Mul", ["mask_off", "negative"], ["pad_penalty"]),
         # Hashed bigrams.
-        n("Slice", ["input_ids", "zero_1d", "minus_one_1d", "axis1"], ["left"]),
-        n("Slice", ["input_ids", "one_1d", "big_1d", "axis1"], ["right"]),
-        n("Mul", ["left", "prime"], ["left_scaled"]),
-        n("Add", ["left_scaled", "right"], ["pair"]),
-        n("Mod", ["pair", "buckets"], ["bigram_ids"]),
-        n("Slice", ["mask", "zero_1d", "minus_one_1d", "axis1"], ["mask_left"]),
-        n("Slice", ["mask", "one_1d", "big_1d", "axis1"], ["mask_right"]),
-        n("Mul", ["mask_left", "mask_right"], ["bigram_mask"]),
-        n("Gather", ["bigram_table", "bigram_ids"], ["bi16"]),
-        n("Cast", ["bi16"], ["bi"], to=TensorProto.FLOAT),
-        n("Unsqueeze", ["bigram_mask", "axis2"], ["bigram_mask3"]),
-        n("Mul", ["bi", "bigram_mask3"], ["bi_masked"]),
-        n("ReduceSum", ["bi_masked", "axis1"], ["bi_sum"], keepdims=0),
-        n("ReduceSum", ["bigram_mask", "axis1"], ["bi_count_raw"], keepdims=1),
-        n("Max", ["bi_count_raw", "one"], ["bi_count"]),
-        n("Div", ["bi_sum", "bi_count"], ["bi_mean"]),
-        # Hidden layer and heads.
-        n("Concat", ["uni_mean", "uni_max", "bi_mean"], ["features"], axis=1),
-        n("Gemm", ["features", "hidden_w", "hidden_b"], ["hidden_pre"], transB=1),
-        n("Relu", ["hidden_pre"], ["hidden"]),
-        n("Gemm", ["hidden", "head_w", "head_b"], ["logit_2d"], transB=1),
-        n("Squeeze", ["logit_2d", "axis1"], ["logit"]),
-        n("Gemm", ["hidden", "group_w", "group_b"], ["group_logits"], transB=1),
-        n("Gemm", ["hidden", "appendix_w", "appendix_b"], ["appendix_2d"], transB=1),
-        n("Squeeze", ["appendix_2d", "axis1"], ["appendix_logit"]),
+        _n("Slice", ["input_ids", "zero_1d", "minus_one_1d", "axis1"], ["left"]),
+        _n("Slice", ["input_ids", "one_1d", "big_1d", "axis1"], ["right"]),
+        _n("Mul", ["left", "prime"], ["left_scaled"]),
+        _n("Add", ["left_scaled", "right"], ["pair"]),
+        _n("Mod", ["pair", "buckets"], ["bigram_ids"]),
+        _n("Slice", ["mask", "zero_1d", "minus_one_1d", "axis1"], ["mask_left"]),
+        _n("Slice", ["mask", "one_1d", "big_1d", "axis1"], ["mask_right"]),
+        _n("Mul", ["mask_left", "mask_right"], ["bigram_mask"]),
+        _n("Unsqueeze", ["bigram_mask", "axis2"], ["bigram_mask3"]),
+        _n("ReduceSum", ["bigram_mask", "axis1"], ["bi_count_raw"], keepdims=1),
+        _n("Max", ["bi_count_raw", "one"], ["bi_count"]),
     ]
+    return initializers, nodes
+
+
+def _member(
+    network: NgramClassifier, prefix: str
+) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto], tuple[str, str, str]]:
+    """One member's weights and nodes, and the names of its three outputs."""
+    state = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
+
+    def name(local: str) -> str:
+        return prefix + local
+
+    initializers = [
+        _const(name("unigram_table"), state["unigram.weight"].astype(np.float16)),
+        _const(name("bigram_table"), state["bigram.weight"].astype(np.float16)),
+        _const(name("hidden_w"), state["hidden.weight"].astype(np.float32)),
+        _const(name("hidden_b"), state["hidden.bias"].astype(np.float32)),
+        _const(name("head_w"), state["head.weight"].astype(np.float32)),
+        _const(name("head_b"), state["head.bias"].astype(np.float32)),
+        _const(name("group_w"), state["group_head.weight"].astype(np.float32)),
+        _const(name("group_b"), state["group_head.bias"].astype(np.float32)),
+        _const(name("appendix_w"), state["appendix_head.weight"].astype(np.float32)),
+        _const(name("appendix_b"), state["appendix_head.bias"].astype(np.float32)),
+    ]
+    nodes = [
+        _n("Gather", [name("unigram_table"), "input_ids"], [name("uni16")]),
+        _n("Cast", [name("uni16")], [name("uni")], to=TensorProto.FLOAT),
+        # Mean pooling.
+        _n("Mul", [name("uni"), "mask3"], [name("uni_masked")]),
+        _n("ReduceSum", [name("uni_masked"), "axis1"], [name("uni_sum")], keepdims=0),
+        _n("Div", [name("uni_sum"), "count"], [name("uni_mean")]),
+        # Max pooling (padding pushed far below any real value).
+        _n("Add", [name("uni"), "pad_penalty"], [name("uni_penalised")]),
+        _n("ReduceMax", [name("uni_penalised")], [name("uni_max")], axes=[1], keepdims=0),
+        # Hashed bigrams.
+        _n("Gather", [name("bigram_table"), "bigram_ids"], [name("bi16")]),
+        _n("Cast", [name("bi16")], [name("bi")], to=TensorProto.FLOAT),
+        _n("Mul", [name("bi"), "bigram_mask3"], [name("bi_masked")]),
+        _n("ReduceSum", [name("bi_masked"), "axis1"], [name("bi_sum")], keepdims=0),
+        _n("Div", [name("bi_sum"), "bi_count"], [name("bi_mean")]),
+    ]
+    pooled = [name("uni_mean"), name("uni_max"), name("bi_mean")]
+    nodes += [
+        # Hidden layer and heads.
+        _n("Concat", pooled, [name("features")], axis=1),
+        _n("Gemm", [name("features"), name("hidden_w"), name("hidden_b")], [name("hidden_pre")],
+           transB=1),
+        _n("Relu", [name("hidden_pre")], [name("hidden")]),
+        _n("Gemm", [name("hidden"), name("head_w"), name("head_b")], [name("logit_2d")],
+           transB=1),
+        _n("Squeeze", [name("logit_2d"), "axis1"], [name("logit")]),
+        _n("Gemm", [name("hidden"), name("group_w"), name("group_b")], [name("group_logits")],
+           transB=1),
+        _n("Gemm", [name("hidden"), name("appendix_w"), name("appendix_b")],
+           [name("appendix_2d")], transB=1),
+        _n("Squeeze", [name("appendix_2d"), "axis1"], [name("appendix_logit")]),
+    ]  # fmt: skip
+    return initializers, nodes, (name("logit"), name("group_logits"), name("appendix_logit"))
+
+
+def export(network: NgramClassifier | Ensemble, path: Path) -> None:
+    """Write ``network`` (in eval mode) to ``path`` as an ONNX model.
+
+    Inputs: ``input_ids`` int64 ``[batch, tokens]``. Outputs: ``logit`` ``[batch]``,
+    ``group_logits`` ``[batch, groups]`` and ``appendix_logit`` ``[batch]``, each the mean
+    over an ensemble's members.
+    """
+    members = (
+        [cast("NgramClassifier", m) for m in network.members]
+        if isinstance(network, Ensemble)
+        else [network]
+    )
+    first = members[0]
+    initializers, nodes = _shared(first)
+    member_outputs = []
+    for index, member in enumerate(members):
+        weights, member_nodes, outputs = _member(member, f"m{index}_")
+        initializers += weights
+        nodes += member_nodes
+        member_outputs.append(outputs)
+    for position, output in enumerate(OUTPUTS):
+        nodes.append(_n("Mean", [outputs[position] for outputs in member_outputs], [output]))
+    groups = first.group_head.out_features
     graph = helper.make_graph(
         nodes,
-        "cites_guard_ngram_classifier",
+        "cites_guard_ngram_ensemble",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"])],
         [
             helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch"]),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BIGRAM_PRIME", "NgramClassifier"]
+__all__ = ["BIGRAM_PRIME", "Ensemble", "NgramClassifier"]
 
 #: Multiplier of the bigram hash ``(left * P + right) mod buckets``; shared with the export.
 BIGRAM_PRIME = 1_000_003
@@ -27,7 +27,14 @@ class NgramClassifier(nn.Module):
     """Pooled unigram and hashed-bigram embeddings, one hidden layer, three heads."""
 
     def __init__(
-        self, *, vocab_size: int, buckets: int, dim: int, hidden: int, groups: int, pad_id: int
+        self,
+        *,
+        vocab_size: int,
+        buckets: int,
+        dim: int,
+        hidden: int,
+        groups: int,
+        pad_id: int,
     ) -> None:
         """Build the layers."""
         super().__init__()
@@ -68,4 +75,30 @@ class NgramClassifier(nn.Module):
             self.head(hidden).squeeze(1),
             self.group_head(hidden),
             self.appendix_head(hidden).squeeze(1),
+        )
+
+
+class Ensemble(nn.Module):
+    """Networks trained apart, their outputs averaged.
+
+    Why: networks trained on differently seeded data disagree on many of the ads any one of
+    them gets wrong (a shortcut word one of them learnt, a look-alike one of them missed),
+    and each is cheap next to the evidence stage, so averaging a few buys precision and
+    recall for little time.
+    """
+
+    def __init__(self, members: list[NgramClassifier]) -> None:
+        """Hold ``members`` (at least one, all with the same vocabulary and groups)."""
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The mean of the members' ``(logit, group_logits, appendix_logit)``."""
+        outputs = [member(ids) for member in self.members]
+        return (
+            torch.stack([o[0] for o in outputs]).mean(0),
+            torch.stack([o[1] for o in outputs]).mean(0),
+            torch.stack([o[2] for o in outputs]).mean(0),
         )

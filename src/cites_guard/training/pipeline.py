@@ -1,10 +1,12 @@
 """Rebuild the shipped model from scratch: data, tokenizer, network, calibration, export.
 
-One call (``cites-guard train``) with a fixed seed gives the same model on 2 CPU cores in a
-few minutes. Data: the hand-written corpus (``corpus/*.jsonl``, split by a stable hash of
-each id into train / calibration / test), the taxonomy-driven generator, and any labelled
-files the user adds (``--data``, e.g. a marketplace's moderation history). Languages or
-taxon groups can be held out entirely to measure generalisation to what the model never saw.
+One call (``cites-guard train``) with a fixed seed gives the same model on 2 CPU cores in
+under half an hour. Data: the hand-written corpus (``corpus/*.jsonl``, split by a stable
+hash of each id into train / calibration / test), the taxonomy-driven generator, each
+corpus offer with its specimen words cut out (a soft negative), and any labelled files the
+user adds (``--data``, e.g. a marketplace's moderation history). Three networks, each on its
+own draw of generated ads, are averaged in one graph. Languages or taxon groups can be held
+out entirely to measure generalisation to what the model never saw.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cites_guard.dataset import LabelledListing, read_labelled
+from cites_guard.detectors import Hit
 from cites_guard.errors import InputError, TrainingError
 from cites_guard.fusion import Fusion, fusion_features
 from cites_guard.guard import Guard
@@ -32,7 +35,14 @@ from cites_guard.model import Calibration, file_sha256, model_text
 from cites_guard.normalize import normalize
 from cites_guard.taxonomy import GROUPS, Taxonomy, load_taxonomy
 
-__all__ = ["TrainingConfig", "TrainingResult", "split_of", "title_views", "train"]
+__all__ = [
+    "TrainingConfig",
+    "TrainingResult",
+    "counterfactual_negatives",
+    "split_of",
+    "title_views",
+    "train",
+]
 
 logger = logging.getLogger("cites_guard.training")
 
@@ -66,13 +76,21 @@ class TrainingConfig:
     batch_size: int = 128
     learning_rate: float = 3e-3
     vocab_size: int = 16000
-    buckets: int = 65536
+    buckets: int = 32768
     dim: int = 64
     hidden: int = 128
+    members: int = field(
+        default=3,
+        metadata={"help": "networks trained on differently seeded data and averaged"},
+    )
     max_tokens: int = 192
     corpus_weight: int = 3
     title_views: bool = field(
         default=True, metadata={"help": "add each corpus ad's title as an ad of its own"}
+    )
+    counterfactuals: bool = field(
+        default=True,
+        metadata={"help": "add each corpus offer, its taxon words cut out, as a negative"},
     )
     token_dropout: float = 0.15
     threads: int = 2
@@ -132,11 +150,16 @@ def _held_out(record: LabelledListing, config: TrainingConfig, taxonomy: Taxonom
     return False
 
 
-def assemble(config: TrainingConfig, evidence: Guard) -> dict[str, list[LabelledListing]]:
+def assemble(
+    config: TrainingConfig, evidence: Guard, *, members: int = 1
+) -> dict[str, list[LabelledListing]]:
     """Build the train / calibration / test / holdout sets.
 
     ``evidence`` is a guard without a model (the evidence stage inference runs), built once
-    per training run: title views read it, and so does the fusion fit later.
+    per training run: title views read it, and so does the fusion fit later. With
+    ``members`` above one, the result also holds ``train1``, ``train2``...: the training set
+    of each further ensemble member, with its own draw of generated ads and its own order
+    (the hand-written part is the same).
     """
     from cites_guard.training.generator import generate  # noqa: PLC0415
 
@@ -156,17 +179,21 @@ def assemble(config: TrainingConfig, evidence: Guard) -> dict[str, list[Labelled
     everyday = [r for r in sets["train"] if r.difficulty == "easy_negative"]
     negatives = [r for r in sets["train"] if r.label == 0]
     positives = [r for r in sets["train"] if r.label == 1]
-    generated = [
-        r
-        for r in generate(
-            taxonomy, seed=config.seed, everyday=everyday, negatives=negatives, positives=positives
-        )
-        if not _held_out(r, config, taxonomy)
-    ]
     titles = title_views(sets["train"], evidence) if config.title_views else []
-    sets["train"] = sets["train"] * config.corpus_weight + titles + generated
-    rng = random.Random(config.seed)
-    rng.shuffle(sets["train"])
+    cut = counterfactual_negatives(sets["train"], evidence) if config.counterfactuals else []
+    written = sets["train"] * config.corpus_weight + titles + cut
+    for member in range(members):
+        seed = member_seed(config, member)
+        generated = [
+            r
+            for r in generate(
+                taxonomy, seed=seed, everyday=everyday, negatives=negatives, positives=positives
+            )
+            if not _held_out(r, config, taxonomy)
+        ]
+        rows = written + generated
+        random.Random(seed).shuffle(rows)
+        sets[f"train{member}" if member else "train"] = rows
     if config.limit is not None:
         sets = {k: v[: config.limit] for k, v in sets.items()}
     return sets
@@ -212,6 +239,89 @@ def title_views(records: Sequence[LabelledListing], evidence: Guard) -> list[Lab
                 )
             )
     return views
+
+
+def _cut_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` without ``spans`` (start, end), spaces tidied."""
+    kept, at = [], 0
+    for start, end in sorted(spans):
+        if start >= at:
+            kept.append(text[at:start])
+            at = end
+        else:
+            at = max(at, end)
+    kept.append(text[at:])
+    return " ".join("".join(kept).split())
+
+
+#: ``source`` of a counterfactual negative.
+COUNTERFACTUAL = "counterfactual"
+#: Training target of a counterfactual: low, not 0, since the words around a specimen still
+#: hint at one ("DNA sexed, closed ring, hand-fed" is how parrots are sold) and some of
+#: them are code the taxonomy does not know.
+COUNTERFACTUAL_TARGET = 0.2
+
+_CUT_MIN_WORDS = 3  # fewer words left say nothing about the ad's context
+
+_SPECIMEN_KINDS = frozenset({"species", "product", "code_word"})
+
+
+def _specimen_hits(record: LabelledListing, evidence: Guard) -> list[Hit]:
+    """Every hit of a taxon name, product or code word in the record, weak ones included."""
+    hits, _ = evidence.detectors.detect(record.to_listing())
+    return [hit for hit in hits if hit.entry.kind in _SPECIMEN_KINDS]
+
+
+def counterfactual_negatives(
+    records: Sequence[LabelledListing], evidence: Guard
+) -> list[LabelledListing]:
+    """Each offer with the words that name its specimen cut out, as a negative.
+
+    A bag-of-words model learns shortcuts from the words around a specimen: in the corpus
+    "tas" (a bag) appears mostly in python-skin bag offers, so an ordinary backpack ad
+    scored as a snake product. The same ad with "kulit ular python" cut out is an ordinary
+    bag ad, and teaches that the specimen words, not the bag, make the offer. Only plain
+    offers take part (a coded or disguised offer cut this way may still be an offer, in
+    words the taxonomy does not know), and the cut ad must keep at least three words and
+    contain no taxonomy term at all, weak ones included. ``evidence`` is a guard without a
+    model.
+
+    Example:
+        >>> from cites_guard.taxonomy import load_taxonomy
+        >>> ad = LabelledListing(id="x", lang="en", title="Old rhino horn, 2 kg",
+        ...     description="heavy, from an estate", price=None, currency=None,
+        ...     category="Antiques", label=1, taxon="Rhinocerotidae", appendix="I",
+        ...     specimen="raw part", difficulty="plain", rationale="offers rhino horn")
+        >>> guard = Guard(taxonomy=load_taxonomy())
+        >>> [(v.id, v.title, v.label) for v in counterfactual_negatives([ad], guard)]
+        [('x-cut', 'Old , 2 kg', 0)]
+    """
+    negatives = []
+    for record in records:
+        if record.label != 1 or record.difficulty != "plain":
+            continue
+        hits = _specimen_hits(record, evidence)
+        if not hits or evidence.prepare(record.to_listing()).evidence.lookalikes:
+            continue
+        spans: dict[str, list[tuple[int, int]]] = {"title": [], "description": []}
+        for hit in hits:
+            if hit.field in spans:
+                spans[hit.field].append((hit.start, hit.end))
+        title = _cut_spans(record.title, spans["title"])
+        description = _cut_spans(record.description, spans["description"])
+        if len(f"{title} {description}".split()) < _CUT_MIN_WORDS:
+            continue
+        cut = record.model_copy(
+            update={
+                "id": f"{record.id}-cut", "title": title, "description": description,
+                "label": 0, "taxon": None, "appendix": None, "specimen": None,
+                "difficulty": "hard_negative", "source": COUNTERFACTUAL,
+                "rationale": "an offer with the words naming its specimen cut out",
+            }
+        )  # fmt: skip
+        if not _specimen_hits(cut, evidence):
+            negatives.append(cut)
+    return negatives
 
 
 _PIECES_BEYOND_ALPHABET = 256
@@ -266,6 +376,11 @@ def _loss(outputs: Any, labels: Any, groups: Any, appendix: Any) -> Any:
     return loss
 
 
+def _target(record: LabelledListing) -> float:
+    """What the offer head is trained towards: the label, or a counterfactual's target."""
+    return COUNTERFACTUAL_TARGET if record.source == COUNTERFACTUAL else float(record.label)
+
+
 def _appendix_target(record: LabelledListing) -> float:
     """1 for an offer of an Appendix I taxon, 0 for another appendix, -1 for no offer."""
     if record.label != 1 or record.appendix is None:
@@ -278,6 +393,11 @@ def _group_index(record: LabelledListing, taxonomy: Taxonomy) -> int:
         return -100
     group = taxonomy.group_of(record.taxon)
     return GROUPS.index(group) if group in GROUPS else -100
+
+
+def member_seed(config: TrainingConfig, member: int) -> int:
+    """The seed of ensemble member ``member`` (member 0 has the run's own seed)."""
+    return config.seed + 1000 * member
 
 
 def train(config: TrainingConfig) -> TrainingResult:
@@ -299,16 +419,20 @@ def train(config: TrainingConfig) -> TrainingResult:
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(mode=True)
 
+    if config.members < 1:
+        raise TrainingError(f"members must be at least 1, got {config.members}")
     evidence = Guard(taxonomy=load_taxonomy())  # the evidence stage inference runs, no model
-    sets = assemble(config, evidence)
+    sets = assemble(config, evidence, members=config.members)
     if not sets["train"] or {r.label for r in sets["train"]} != {0, 1}:
         raise TrainingError("the training set needs positives and negatives")
+    member_train = [sets.pop(f"train{k}" if k else "train") for k in range(config.members)]
+    sets["train"] = member_train[0]
     config.output.mkdir(parents=True, exist_ok=True)
     # Build beside the output and move in at the end: an interrupted or failed run never
     # leaves new weights next to an old manifest (which would fail the checksum check).
     work = Path(tempfile.mkdtemp(prefix=".train-", dir=config.output))
     try:
-        result = _train_into(work, config, sets, evidence, started)
+        result = _train_into(work, config, sets, member_train, evidence, started)
         for name in ("tokenizer.json", "model.onnx", "manifest.json"):
             (work / name).replace(config.output / name)
     finally:
@@ -320,16 +444,19 @@ def _train_into(
     output: Path,
     config: TrainingConfig,
     sets: dict[str, list[LabelledListing]],
+    member_train: Sequence[list[LabelledListing]],
     evidence_guard: Guard,
     started: float,
 ) -> TrainingResult:
-    """The training run proper, writing its three files into ``output``."""
+    """The training run proper, writing its three files into ``output``.
+
+    ``member_train`` holds each ensemble member's training rows (``sets["train"]`` first).
+    """
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
     from cites_guard.training._calibrate import fit_temperature  # noqa: PLC0415
     from cites_guard.training._export import OPSET, OUTPUTS, export  # noqa: PLC0415
-    from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
 
     taxonomy = evidence_guard.taxonomy
     texts = {name: [_text(r) for r in rows] for name, rows in sets.items()}
@@ -339,50 +466,18 @@ def _train_into(
         ids = [e.ids for e in tokenizer.encode_batch(list(batch_texts))]
         return torch.tensor(ids, dtype=torch.long)
 
-    network = NgramClassifier(
-        vocab_size=tokenizer.get_vocab_size(),
-        buckets=config.buckets,
-        dim=config.dim,
-        hidden=config.hidden,
-        groups=len(GROUPS),
-        pad_id=0,
-    )
-    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    labels = torch.tensor([r.label for r in sets["train"]], dtype=torch.float32)
-    groups = torch.tensor([_group_index(r, taxonomy) for r in sets["train"]], dtype=torch.long)
-    appendix_one = torch.tensor([_appendix_target(r) for r in sets["train"]], dtype=torch.float32)
-    order = list(range(len(sets["train"])))
-    steps_per_epoch = max(1, (len(order) + config.batch_size - 1) // config.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=config.learning_rate, total_steps=steps_per_epoch * config.epochs
-    )
-    shuffler = random.Random(config.seed)
-    for epoch in range(config.epochs):
-        network.train()
-        shuffler.shuffle(order)
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            index = order[start : start + config.batch_size]
-            ids = encode([texts["train"][i] for i in index])
-            if config.token_dropout:
-                # Hide a few tokens of each ad: no single word may decide the score alone.
-                dropped = torch.rand(ids.shape) < config.token_dropout
-                ids = ids.masked_fill(dropped, 0)
-            loss = _loss(network(ids), labels[index], groups[index], appendix_one[index])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            scheduler.step()
-            total += float(loss.detach()) * len(index)
-        logger.info("epoch %d/%d loss %.4f", epoch + 1, config.epochs, total / len(order))
+    from cites_guard.training._network import Ensemble  # noqa: PLC0415
 
-    network.eval()
-    with torch.no_grad():  # store tables at the precision the ONNX file keeps
-        network.unigram.weight.copy_(network.unigram.weight.half().float())
-        network.bigram.weight.copy_(network.bigram.weight.half().float())
+    members = []
+    for member, rows in enumerate(member_train):
+        member_texts = texts["train"] if member == 0 else [_text(r) for r in rows]
+        members.append(
+            _fit_network(config, member, rows, member_texts, encode, tokenizer, taxonomy)
+        )
+    network = Ensemble(members).eval()
 
     def logits_of(rows: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The three outputs of the network on ``rows``: logit, group logits, Appendix I."""
+        """The three outputs of the ensemble on ``rows``: logit, group logits, Appendix I."""
         outs: list[list[np.ndarray]] = [[], [], []]
         with torch.no_grad():
             for start in range(0, len(rows), 256):
@@ -445,10 +540,12 @@ def _train_into(
             "buckets": config.buckets,
             "dim": config.dim,
             "hidden": config.hidden,
+            "members": config.members,
             "max_tokens": config.max_tokens,
             "corpus_weight": config.corpus_weight,
             "token_dropout": config.token_dropout,
             "title_views": config.title_views,
+            "counterfactuals": config.counterfactuals,
             "examples": counts,
             "train_sources": dict(sources),
             "holdout_languages": list(config.holdout_languages),
@@ -462,6 +559,81 @@ def _train_into(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return TrainingResult(output, counts, metrics, time.monotonic() - started)
+
+
+def _drop_tokens(ids: Any, share: float) -> Any:
+    """Hide about ``share`` of each ad's tokens (as padding), never all of them.
+
+    No single word may decide the score alone. An ad left with no token at all would pool
+    to the padding penalty (-1e4), and its loss, thousands of times any other, threw
+    training off course for whole epochs: such an ad keeps its tokens.
+    """
+    import torch  # noqa: PLC0415
+
+    dropped = torch.rand(ids.shape) < share
+    emptied = ((ids != 0) & ~dropped).sum(1) == 0
+    dropped[emptied] = False
+    return ids.masked_fill(dropped, 0)
+
+
+def _fit_network(
+    config: TrainingConfig,
+    member: int,
+    rows: Sequence[LabelledListing],
+    texts: Sequence[str],
+    encode: Any,
+    tokenizer: Any,
+    taxonomy: Taxonomy,
+) -> Any:
+    """Train one ensemble member on ``rows`` and return it in eval mode."""
+    import torch  # noqa: PLC0415
+
+    from cites_guard.training._network import NgramClassifier  # noqa: PLC0415
+
+    seed = member_seed(config, member)
+    torch.manual_seed(seed)
+    network = NgramClassifier(
+        vocab_size=tokenizer.get_vocab_size(),
+        buckets=config.buckets,
+        dim=config.dim,
+        hidden=config.hidden,
+        groups=len(GROUPS),
+        pad_id=0,
+    )
+    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    labels = torch.tensor([_target(r) for r in rows], dtype=torch.float32)
+    groups = torch.tensor([_group_index(r, taxonomy) for r in rows], dtype=torch.long)
+    appendix_one = torch.tensor([_appendix_target(r) for r in rows], dtype=torch.float32)
+    order = list(range(len(rows)))
+    steps_per_epoch = max(1, (len(order) + config.batch_size - 1) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.learning_rate, total_steps=steps_per_epoch * config.epochs
+    )
+    shuffler = random.Random(seed)
+    for epoch in range(config.epochs):
+        network.train()
+        shuffler.shuffle(order)
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            index = order[start : start + config.batch_size]
+            ids = encode([texts[i] for i in index])
+            if config.token_dropout:
+                ids = _drop_tokens(ids, config.token_dropout)
+            loss = _loss(network(ids), labels[index], groups[index], appendix_one[index])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            total += float(loss.detach()) * len(index)
+        logger.info(
+            "member %d epoch %d/%d loss %.4f",
+            member + 1, epoch + 1, config.epochs, total / len(order),
+        )  # fmt: skip
+    network.eval()
+    with torch.no_grad():  # store tables at the precision the ONNX file keeps
+        network.unigram.weight.copy_(network.unigram.weight.half().float())
+        network.bigram.weight.copy_(network.bigram.weight.half().float())
+    return network
 
 
 def _fusion_rows(
