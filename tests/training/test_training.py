@@ -24,7 +24,6 @@ from cites_guard.training.pipeline import (
     _drop_tokens,
     assemble,
     counterfactual_negatives,
-    member_seed,
     title_views,
 )
 
@@ -170,9 +169,11 @@ def test_no_dev_set_text_is_in_the_training_data() -> None:
         dev |= _shingles(record.title) | _shingles(record.description)
         dev_titles.add(record.title.casefold().strip())
     training = list(read_labelled_corpus())
-    config = TrainingConfig(output=REPO)
-    for member in range(config.members):  # every member's generated ads
-        training += generate(load_taxonomy(), seed=member_seed(config, member))
+    # Every member's training set as training builds it: generated ads (which borrow corpus
+    # words), title views and counterfactual negatives.
+    config = TrainingConfig(output=REPO, corpus=REPO / "corpus")
+    sets = assemble(config, Guard(taxonomy=load_taxonomy()))
+    training += [r for k in range(config.members) for r in sets[f"train{k}" if k else "train"]]
     leaks = []
     for record in training:
         if record.title.casefold().strip() in dev_titles:
@@ -223,28 +224,33 @@ def _offer(index: int, title: str, description: str, difficulty: str = "plain") 
 
 
 def test_an_offer_without_its_specimen_words_becomes_a_soft_negative() -> None:
-    """Cutting the words that name any specimen leaves the ad's context as a negative; a
-    coded offer, or one with too little left, gives none."""
+    """Cutting the whole words that name any specimen leaves the ad's context as a negative;
+    an offer that still names its taxon in a form the taxonomy does not list, one whose
+    title names nothing, a coded one, or one with too little left gives none."""
     guard = Guard(taxonomy=load_taxonomy())
     offers = [
-        _offer(1, "Rhino horn, old", "heavy piece from an estate, 2 kg"),
+        _offer(1, "Rhino horns, old", "heavy piece from an estate, 2 kg"),
         _offer(2, "Rhino horn", "and a tiger skin, both from an estate"),
-        _offer(3, "Rhino horn, old", "heavy piece from an estate", "coded"),  # left alone
-        _offer(4, "Rhino horn", "2 kg"),  # too little left
+        _offer(3, "Rhino horn, old", "rhinocerotids horn cup, heavy estate piece"),
+        _offer(4, "Old cup, heavy", "rhino horn, from an estate"),  # the title names nothing
+        _offer(5, "Rhino horn, old", "heavy piece from an estate", "coded"),
+        _offer(6, "Rhino horn", "2 kg"),  # too little left
     ]
     cut = counterfactual_negatives(offers, guard)
     assert [(c.id, c.title, c.description) for c in cut] == [
-        ("o-1-cut", ", old", "heavy piece from an estate, 2 kg"),
+        ("o-1-cut", ", old", "heavy piece from an estate, 2 kg"),  # "horns" cut whole
         ("o-2-cut", "", "and a , both from an estate"),
     ]
-    assert (cut[0].label, cut[0].taxon, cut[0].source) == (0, None, COUNTERFACTUAL)
+    assert (cut[0].label, cut[0].taxon, cut[0].source, cut[0].category) == (
+        0, None, COUNTERFACTUAL, ""
+    )  # fmt: skip
     assert 0.0 < COUNTERFACTUAL_TARGET < 0.5
 
 
 def test_each_ensemble_member_trains_on_its_own_generated_ads(tmp_path: Path) -> None:
     """Members share the hand-written ads and differ in the generated ones."""
     config = TrainingConfig(output=tmp_path, corpus=REPO / "corpus", members=2)
-    sets = assemble(config, Guard(taxonomy=load_taxonomy()), members=2)
+    sets = assemble(config, Guard(taxonomy=load_taxonomy()))
     first, second = sets["train"], sets["train1"]
     written = {r.id for r in first if r.source != "generated"}
     assert written == {r.id for r in second if r.source != "generated"}

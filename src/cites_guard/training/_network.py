@@ -92,6 +92,12 @@ class Ensemble(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
+        shapes = {
+            (m.pad_id, m.buckets, m.unigram.num_embeddings, m.group_head.out_features)
+            for m in members
+        }
+        if len(shapes) > 1:
+            raise ValueError("ensemble members differ in vocabulary, buckets or groups")
         self.members = nn.ModuleList(members)
 
     def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from cites_guard.dataset import LabelledListing, read_labelled
-from cites_guard.detectors import Hit
+from cites_guard.detectors import Hit, _spaced
 from cites_guard.errors import InputError, TrainingError
 from cites_guard.fusion import Fusion, fusion_features
 from cites_guard.guard import Guard
 from cites_guard.listing import Listing
 from cites_guard.model import Calibration, file_sha256, model_text
-from cites_guard.normalize import normalize
+from cites_guard.normalize import normalize, normalize_term
 from cites_guard.taxonomy import GROUPS, Taxonomy, load_taxonomy
 
 __all__ = [
@@ -151,15 +151,15 @@ def _held_out(record: LabelledListing, config: TrainingConfig, taxonomy: Taxonom
 
 
 def assemble(
-    config: TrainingConfig, evidence: Guard, *, members: int = 1
+    config: TrainingConfig, evidence: Guard, *, members: int | None = None
 ) -> dict[str, list[LabelledListing]]:
     """Build the train / calibration / test / holdout sets.
 
     ``evidence`` is a guard without a model (the evidence stage inference runs), built once
     per training run: title views read it, and so does the fusion fit later. With
-    ``members`` above one, the result also holds ``train1``, ``train2``...: the training set
-    of each further ensemble member, with its own draw of generated ads and its own order
-    (the hand-written part is the same).
+    ``members`` (``config.members`` when omitted) above one, the result also holds
+    ``train1``, ``train2``...: the training set of each further ensemble member, with its
+    own draw of generated ads and its own order (the hand-written part is the same).
     """
     from cites_guard.training.generator import generate  # noqa: PLC0415
 
@@ -182,7 +182,7 @@ def assemble(
     titles = title_views(sets["train"], evidence) if config.title_views else []
     cut = counterfactual_negatives(sets["train"], evidence) if config.counterfactuals else []
     written = sets["train"] * config.corpus_weight + titles + cut
-    for member in range(members):
+    for member in range(config.members if members is None else members):
         seed = member_seed(config, member)
         generated = [
             r
@@ -241,10 +241,23 @@ def title_views(records: Sequence[LabelledListing], evidence: Guard) -> list[Lab
     return views
 
 
+def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` widened to the whole word in scripts that separate words.
+
+    The detectors accept a few letters past a term ("tusks" for "tusk", Arabic prefixes):
+    cutting only the term would leave "s for sale".
+    """
+    while start > 0 and text[start - 1].isalpha() and _spaced(text[start - 1]):
+        start -= 1
+    while end < len(text) and text[end].isalpha() and _spaced(text[end]):
+        end += 1
+    return start, end
+
+
 def _cut_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """``text`` without ``spans`` (start, end), spaces tidied."""
+    """``text`` without ``spans`` (start, end), each widened to its word, spaces tidied."""
     kept, at = [], 0
-    for start, end in sorted(spans):
+    for start, end in sorted(_word_edges(text, a, b) for a, b in spans):
         if start >= at:
             kept.append(text[at:start])
             at = end
@@ -272,6 +285,41 @@ def _specimen_hits(record: LabelledListing, evidence: Guard) -> list[Hit]:
     return [hit for hit in hits if hit.entry.kind in _SPECIMEN_KINDS]
 
 
+_STEM = 5  # letters two words must share to count as one word (plurals, compounds)
+
+
+def _taxon_words(taxon: str, taxonomy: Taxonomy) -> tuple[set[str], set[str]]:
+    """Stems of the words of the taxon's terms (and its ancestors'), and their unspaced terms.
+
+    A cut ad may still name its specimen in a form the taxonomy does not list ("Tortues",
+    "Belugakaviar"); these catch most such forms.
+    """
+    found = taxonomy.get(taxon)
+    if found is None:
+        return set(), set()
+    stems: set[str] = set()
+    unspaced: set[str] = set()
+    for name in taxonomy.lineage(found):
+        entry = taxonomy.get(name)
+        if entry is None:
+            continue
+        for term in [*entry.all_terms(), entry.name]:
+            form = normalize_term(term)
+            if form and not all(_spaced(ch) for ch in form if ch.isalpha()):
+                unspaced.add(form.replace(" ", ""))
+            stems.update(word[:_STEM] for word in form.split() if len(word) >= _STEM)
+    return stems, unspaced
+
+
+def _still_names(text: str, stems: set[str], unspaced: set[str]) -> bool:
+    """Whether ``text`` holds a word of the taxon's terms (by stem) or an unspaced term."""
+    folded = normalize(text).text
+    if any(len(word) >= _STEM and word[:_STEM] in stems for word in folded.split()):
+        return True
+    squeezed = folded.replace(" ", "")
+    return any(term in squeezed for term in unspaced)
+
+
 def counterfactual_negatives(
     records: Sequence[LabelledListing], evidence: Guard
 ) -> list[LabelledListing]:
@@ -282,9 +330,11 @@ def counterfactual_negatives(
     scored as a snake product. The same ad with "kulit ular python" cut out is an ordinary
     bag ad, and teaches that the specimen words, not the bag, make the offer. Only plain
     offers take part (a coded or disguised offer cut this way may still be an offer, in
-    words the taxonomy does not know), and the cut ad must keep at least three words and
-    contain no taxonomy term at all, weak ones included. ``evidence`` is a guard without a
-    model.
+    words the taxonomy does not know). The title must name the specimen, each cut takes the
+    whole word, and the cut ad (category dropped) must keep at least three words, hold no
+    taxon name, product or code word, weak ones included, and no word sharing five letters
+    with a term of the offer's taxon ("Tortues", "Belugakaviar"). Training aims them at
+    :data:`COUNTERFACTUAL_TARGET`. ``evidence`` is a guard without a model.
 
     Example:
         >>> from cites_guard.taxonomy import load_taxonomy
@@ -301,7 +351,9 @@ def counterfactual_negatives(
         if record.label != 1 or record.difficulty != "plain":
             continue
         hits = _specimen_hits(record, evidence)
-        if not hits or evidence.prepare(record.to_listing()).evidence.lookalikes:
+        if not any(hit.field == "title" for hit in hits):
+            continue
+        if evidence.prepare(record.to_listing()).evidence.lookalikes:
             continue
         spans: dict[str, list[tuple[int, int]]] = {"title": [], "description": []}
         for hit in hits:
@@ -309,11 +361,15 @@ def counterfactual_negatives(
                 spans[hit.field].append((hit.start, hit.end))
         title = _cut_spans(record.title, spans["title"])
         description = _cut_spans(record.description, spans["description"])
-        if len(f"{title} {description}".split()) < _CUT_MIN_WORDS:
+        text = f"{title} {description}"
+        if sum(any(ch.isalnum() for ch in word) for word in text.split()) < _CUT_MIN_WORDS:
+            continue
+        if _still_names(text, *_taxon_words(record.taxon or "", evidence.taxonomy)):
             continue
         cut = record.model_copy(
             update={
                 "id": f"{record.id}-cut", "title": title, "description": description,
+                "category": "",
                 "label": 0, "taxon": None, "appendix": None, "specimen": None,
                 "difficulty": "hard_negative", "source": COUNTERFACTUAL,
                 "rationale": "an offer with the words naming its specimen cut out",
@@ -422,7 +478,7 @@ def train(config: TrainingConfig) -> TrainingResult:
     if config.members < 1:
         raise TrainingError(f"members must be at least 1, got {config.members}")
     evidence = Guard(taxonomy=load_taxonomy())  # the evidence stage inference runs, no model
-    sets = assemble(config, evidence, members=config.members)
+    sets = assemble(config, evidence)
     if not sets["train"] or {r.label for r in sets["train"]} != {0, 1}:
         raise TrainingError("the training set needs positives and negatives")
     member_train = [sets.pop(f"train{k}" if k else "train") for k in range(config.members)]
@@ -517,6 +573,7 @@ def _train_into(
                 )
     files = {name: file_sha256(output / name) for name in ("model.onnx", "tokenizer.json")}
     counts = {k: len(v) for k, v in sets.items()}
+    member_counts = [len(rows) for rows in member_train]
     sources = Counter(r.source or "user" for r in sets["train"])
     manifest = {
         "name": "cites-guard-ngram",
@@ -547,6 +604,7 @@ def _train_into(
             "title_views": config.title_views,
             "counterfactuals": config.counterfactuals,
             "examples": counts,
+            "examples_per_member": member_counts,
             "train_sources": dict(sources),
             "holdout_languages": list(config.holdout_languages),
             "holdout_groups": list(config.holdout_groups),
