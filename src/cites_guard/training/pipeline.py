@@ -71,7 +71,7 @@ class TrainingConfig:
     output: Path
     corpus: Path | None = None
     data: tuple[Path, ...] = ()
-    seed: int = 20261129
+    seed: int = 20261128
     epochs: int = 12
     batch_size: int = 128
     learning_rate: float = 3e-3
