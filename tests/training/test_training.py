@@ -15,7 +15,7 @@ from cites_guard.guard import Guard
 from cites_guard.model import OnnxScorer, create_session
 from cites_guard.taxonomy import load_taxonomy
 from cites_guard.training import TrainingConfig, train
-from cites_guard.training._export import OUTPUTS, export
+from cites_guard.training._export import OUTPUTS, export, read_back
 from cites_guard.training._network import Ensemble, NgramClassifier
 from cites_guard.training.generator import generate
 from cites_guard.training.pipeline import (
@@ -283,6 +283,42 @@ def test_exported_ensemble_computes_what_torch_computes(tmp_path: Path) -> None:
     with torch.no_grad():
         single = [t.numpy() for t in members[0](ids)]
     assert not np.allclose(got[0], single[0])  # the mean, not the first member
+    one_token = torch.tensor([[7], [0]])  # no bigram at all; an ad of padding only
+    with torch.no_grad():
+        expected = [t.numpy() for t in ensemble(one_token)]
+    got = create_session(tmp_path / "model.onnx").run(
+        list(OUTPUTS), {"input_ids": one_token.numpy()}
+    )
+    for have, want in zip(got, expected, strict=True):  # padding only: -1e4-scale logits
+        np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-5)
+
+
+def test_read_back_returns_the_exported_weights(tmp_path: Path) -> None:
+    """Reading an exported graph back and exporting it again changes no output: what
+    ``tools/reexport_model.py`` relies on to re-lay a shipped model without retraining."""
+    torch.manual_seed(5)
+    members = [
+        NgramClassifier(vocab_size=40, buckets=32, dim=4, hidden=6, groups=3, pad_id=1)
+        for _ in range(3)
+    ]
+    with torch.no_grad():
+        for member in members:
+            member.unigram.weight.copy_(member.unigram.weight.half().float())
+            member.bigram.weight.copy_(member.bigram.weight.half().float())
+    ensemble = Ensemble(members).eval()
+    export(ensemble, tmp_path / "first.onnx")
+    again = read_back(tmp_path / "first.onnx")
+    assert len(again.members) == 3
+    for theirs, ours in zip(again.members, members, strict=True):
+        for key, value in ours.state_dict().items():
+            torch.testing.assert_close(theirs.state_dict()[key], value)
+    export(again, tmp_path / "second.onnx")
+    ids = torch.randint(2, 40, (3, 6)).numpy()
+    ids[0, 4:] = 1
+    first = create_session(tmp_path / "first.onnx").run(list(OUTPUTS), {"input_ids": ids})
+    second = create_session(tmp_path / "second.onnx").run(list(OUTPUTS), {"input_ids": ids})
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_token_dropout_never_empties_an_ad() -> None:
