@@ -194,7 +194,6 @@ class TermDetector:
         size = len(text)
         bounds = self._bounds
         hits: list[Hit] = []
-        maps = None
         for start, end, pattern_id in matches:
             bounded_start, allowed = bounds[pattern_id]
             if (
@@ -212,10 +211,7 @@ class TermDetector:
                     stop += 1
                 if stop - end > allowed or not text[end:stop].isalpha():
                     continue
-            if maps is None:  # built on the first hit: most fields name nothing
-                starts, ends, flags = maps = view.maps
-            original_start, original_end = starts[start], ends[end - 1]
-            obfuscated = True in flags[start:end]
+            original_start, original_end, obfuscated = view.locate(start, end)
             snippet = view.original[original_start:original_end]
             hits.extend(
                 Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)

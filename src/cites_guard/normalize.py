@@ -73,6 +73,9 @@ _KEEP_CONTROLS = frozenset("\n\t\r")
 
 
 _Maps = tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...]]
+#: The maps as the fast paths build them: offsets in int64 arrays, one byte per flag. They
+#: become tuples only when asked for as such; a detector reads a few spans of them.
+_ArrayMaps = tuple["npt.NDArray[np.int64]", "npt.NDArray[np.int64]", bytes]
 
 
 class NormalizedText:
@@ -81,37 +84,53 @@ class NormalizedText:
     ``starts[k]`` and ``ends[k]`` give the span of ``original`` that view character ``k``
     came from; :meth:`source_span` maps a view span back to an original span. Immutable.
 
-    The maps of plain ASCII text are built on first use: most fields of most listings name
-    nothing, and then only the view text is ever read.
+    The maps of the fast paths are built on first use, as arrays: most fields of most
+    listings name nothing, and then only the view text is ever read; a field that names
+    something has a few spans looked up (:meth:`locate`), not every offset turned into a
+    Python object.
     """
 
-    __slots__ = ("_build", "_maps", "original", "text")
+    __slots__ = ("_build", "_maps", "_raw", "original", "text")
 
     original: str
     text: str
 
-    def __init__(self, original: str, text: str, maps: _Maps | Callable[[], _Maps]) -> None:
+    def __init__(
+        self, original: str, text: str, maps: _Maps | Callable[[], _Maps | _ArrayMaps]
+    ) -> None:
         """A view of ``original``.
 
-        ``maps`` is ``(starts, ends, obfuscated)``, or a function that computes them when
-        they are first asked for.
+        ``maps`` is ``(starts, ends, obfuscated)``, or a function that computes them (as
+        tuples, or as arrays) when they are first asked for.
         """
         self.original = original
         self.text = text
         self._maps: _Maps | None = None
-        self._build: Callable[[], _Maps] | None = None
+        self._raw: _Maps | _ArrayMaps | None = None
+        self._build: Callable[[], _Maps | _ArrayMaps] | None = None
         if callable(maps):
             self._build = maps
         else:
-            self._maps = maps
+            self._maps = self._raw = maps
 
-    def _get_maps(self) -> _Maps:
+    def _get_raw(self) -> _Maps | _ArrayMaps:
         # Safe when threads share a view: at worst two of them build the same maps.
-        maps = self._maps
-        if maps is None:
+        raw = self._raw
+        if raw is None:
             build = self._build
             assert build is not None  # noqa: S101 - set whenever the maps are not
-            maps = self._maps = build()
+            raw = self._raw = build()
+        return raw
+
+    def _get_maps(self) -> _Maps:
+        maps = self._maps
+        if maps is None:
+            starts, ends, flags = self._get_raw()
+            maps = self._maps = (
+                starts if isinstance(starts, tuple) else tuple(starts.tolist()),
+                ends if isinstance(ends, tuple) else tuple(ends.tolist()),
+                tuple(map(bool, flags)),
+            )
         return maps
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -174,12 +193,22 @@ class NormalizedText:
         """
         if start >= end:
             raise ValueError("empty span")
-        starts, ends, _ = self._get_maps()
-        return starts[start], ends[end - 1]
+        return self.locate(start, end)[:2]
 
     def was_obfuscated(self, start: int, end: int) -> bool:
         """True when any character of the view span needed de-obfuscation to appear."""
-        return True in self._get_maps()[2][start:end]
+        return any(self._get_raw()[2][start:end])
+
+    def locate(self, start: int, end: int) -> tuple[int, int, bool]:
+        """The original span of the non-empty view span ``[start, end)``, and whether any
+        of its characters needed de-obfuscation to appear: what a detector's hit needs.
+
+        Example:
+            >>> normalize("a 1v0ry box").locate(2, 7)
+            (2, 7, True)
+        """
+        starts, ends, flags = self._get_raw()
+        return int(starts[start]), int(ends[end - 1]), any(flags[start:end])
 
 
 def _script_class(char: str) -> int:
@@ -467,7 +496,7 @@ def _normalize_ascii(text: str) -> NormalizedText:
     return NormalizedText(text, view, lambda: _maps_of(text))
 
 
-def _maps_of(text: str) -> _Maps:
+def _maps_of(text: str) -> _Maps | _ArrayMaps:
     """The offset maps of plain ASCII text (see :func:`_plain_ascii`), from its bytes.
 
     The same maps the vectorised path builds, without its per-character tables: a view
@@ -488,7 +517,7 @@ def _maps_of(text: str) -> _Maps:
     ends[:-1] = kept[1:]
     ends[-1] = len(codes)
     flags = letter[kept] & (ends - kept >= 3)
-    return tuple(kept.tolist()), tuple(ends.tolist()), tuple(flags.tolist())
+    return kept.astype(np.int64, copy=False), ends, flags.tobytes()
 
 
 _BMP = 0x10000
@@ -674,11 +703,14 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
         flags[np.searchsorted(kept, hidden)] = True
     view = folded[kept]
     view[sep[kept]] = ord(" ")
-    # The maps become tuples only when a detector asks for them.
     return NormalizedText(
         text,
         view.tobytes().decode("utf-32-le"),
-        lambda: (tuple(starts.tolist()), tuple(ends.tolist()), tuple(flags.tolist())),
+        lambda: (
+            starts.astype(np.int64, copy=False),
+            ends.astype(np.int64, copy=False),
+            flags.tobytes(),
+        ),
     )
 
 

@@ -266,6 +266,11 @@ class Taxonomy:
             if taxon.appendix == "I"
             for name in lineage[1:]
         )
+        # The broadest taxon of each group, first in the file among equals.
+        ranks = ("class", "order", "family", "subfamily", "genus", "species", "subspecies")
+        self._representatives: dict[str, Taxon] = {}
+        for taxon in sorted(self.taxa, key=lambda t: ranks.index(t.rank)):
+            self._representatives.setdefault(taxon.group, taxon)
 
     def __len__(self) -> int:
         """Number of taxa."""
@@ -337,9 +342,7 @@ class Taxonomy:
 
         Used to name what the model saw when no term in the ad names a taxon.
         """
-        order = ("class", "order", "family", "subfamily", "genus", "species", "subspecies")
-        members = [t for t in self.taxa if t.group == group]
-        return min(members, key=lambda t: order.index(t.rank), default=None)
+        return self._representatives.get(group)
 
     def search(self, query: str) -> list[Taxon]:
         """Taxa whose scientific name, synonym or any term contains ``query`` (case-folded)."""

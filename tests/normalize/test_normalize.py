@@ -177,6 +177,23 @@ def test_spans_always_slice_the_original(text: str) -> None:
         assert view.starts[k] >= view.starts[k - 1]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab zé象牙.-İ1v0"), max_size=30))
+def test_locate_reads_the_maps_before_they_are_tuples(text: str) -> None:
+    """A detector's span look-up on a fresh view (maps still arrays, on the fast paths)
+    gives what the offset tuples give."""
+    built = normalize(text)
+    expected = {
+        (a, b): (built.starts[a], built.ends[b - 1], any(built.obfuscated[a:b]))
+        for a in range(len(built.text))
+        for b in range(a + 1, len(built.text) + 1)
+    }
+    for (a, b), want in expected.items():
+        fresh = normalize(text)
+        assert fresh.locate(a, b) == want
+        assert all(type(v) is type(w) for v, w in zip(fresh.locate(a, b), want, strict=True))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
