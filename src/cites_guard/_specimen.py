@@ -60,21 +60,34 @@ _PHRASES = tuple(
 )
 
 
-def ad_words(texts: Iterable[str]) -> frozenset[str]:
-    """The words of normalised texts, for :func:`guess_specimen`.
+#: Every word and character the tables hold: an ad's other words cannot change a guess.
+_VOCABULARY = frozenset().union(*(vocabulary for _, vocabulary in _TABLES))
+_VOCABULARY_WORDS = frozenset(word for word in _VOCABULARY if " " not in word)
+_VOCABULARY_CHARACTERS = frozenset(
+    word for word in _VOCABULARY if len(word) == 1 and _WIDE_CHARACTERS.match(word)
+)
 
-    Whitespace-separated words, single CJK characters, and the vocabulary's two-word
-    phrases that the texts hold as whole words.
+
+def ad_words(texts: Iterable[str]) -> frozenset[str]:
+    """The vocabulary's words among normalised texts, for :func:`guess_specimen`.
+
+    Whitespace-separated words, single CJK characters, and the two-word phrases the texts
+    hold as whole words; only those of the vocabulary, since no other word changes a guess
+    (and collecting every word of an 80-word ad cost more than the guess).
+
+    Example:
+        >>> sorted(ad_words(["hand fed baby grey", "象牙手镯 粉"]))
+        ['baby', 'hand fed', '牙', '粉']
     """
     # One text, one split: a line break keeps a phrase from spanning two fields.
     text = "\n".join(texts)
-    words = set(text.split())
+    words = _VOCABULARY_WORDS.intersection(text.split())
     if _WIDE_CHARACTERS.search(text) is not None:
-        words.update(_WIDE_CHARACTERS.findall(text))
+        words |= _VOCABULARY_CHARACTERS.intersection(text)
     for phrase, pattern in _PHRASES:
         if phrase in text and pattern.search(text) is not None:
-            words.add(phrase)
-    return frozenset(words)
+            words |= {phrase}
+    return words
 
 
 def guess_specimen(

@@ -200,8 +200,10 @@ class NormalizedText:
         return any(self._get_raw()[2][start:end])
 
     def locate(self, start: int, end: int) -> tuple[int, int, bool]:
-        """The original span of the non-empty view span ``[start, end)``, and whether any
-        of its characters needed de-obfuscation to appear: what a detector's hit needs.
+        """The original span of a non-empty view span, and whether it was disguised.
+
+        What a detector's hit needs: the span of ``original`` that view characters
+        ``[start, end)`` came from, and whether any of them needed de-obfuscation to appear.
 
         Example:
             >>> normalize("a 1v0ry box").locate(2, 7)
