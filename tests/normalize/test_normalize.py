@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from cites_guard.normalize import (
     _normalize_any,
+    _normalize_ascii,
     _normalize_vectorised,
+    _plain_ascii,
     normalize,
     normalize_term,
     normalize_terms,
@@ -340,3 +342,22 @@ def test_every_corpus_text_normalises_as_on_the_general_path() -> None:
 def test_split_letters_across_a_tab_and_punctuation_are_joined_as_by_the_general_path() -> None:
     """Found by the property test: letters split by a tab and a colon took another path."""
     assert normalize("A\t: A{A") == _normalize_any("A\t: A{A")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.sampled_from(list("ivoryIVORY tusk.,-!\n\t")), min_size=100),
+        st.text(
+            alphabet=st.sampled_from([*"ivoryIVORY tusk.,-!\n\t01@$", "\x00", "\x7f"]),
+            min_size=100,
+            max_size=300,
+        ),
+    )
+)
+def test_long_ascii_fast_path_equals_the_general_path(text: str) -> None:
+    """Long ASCII text (built with arrays, not regular expressions) gives the general path's
+    view, and plain ASCII takes the fast path at every length."""
+    assert normalize(text) == _normalize_any(text)
+    if _plain_ascii(text):
+        assert normalize(text) == _normalize_ascii(text)
