@@ -74,6 +74,22 @@ def _overlaps(a: Hit, b: Hit) -> bool:
     return a.field == b.field and a.view_start < b.view_end and b.view_start < a.view_end
 
 
+def _by_field(hits: Iterable[Hit]) -> dict[str, list[Hit]]:
+    """Hits grouped by the field they are in."""
+    grouped: dict[str, list[Hit]] = {}
+    for hit in hits:
+        grouped.setdefault(hit.field, []).append(hit)
+    return grouped
+
+
+def _covering(lookalikes: Iterable[Hit], hit: Hit) -> Hit | None:
+    """The first look-alike of ``hit``'s field that overlaps it."""
+    for lk in lookalikes:
+        if lk.view_start < hit.view_end and hit.view_start < lk.view_end:
+            return lk
+    return None
+
+
 def _near(cue: Hit, hit: Hit) -> bool:
     if cue.field != hit.field or _overlaps(cue, hit):
         return cue.field == hit.field and _overlaps(cue, hit)
@@ -267,6 +283,7 @@ def summarize(
         if found is not None:
             resembled.update(found.resembles)
 
+    lookalike_spans = _by_field(lookalikes)
     scored_by_taxon: dict[str, list[_Scored]] = {}
     for hit in _drop_contained(_one_hit_per_span(positives, taxonomy)):
         taxon = taxonomy.get(hit.entry.target)
@@ -277,8 +294,8 @@ def summarize(
         if hit.obfuscated:
             scored.strength = min(_MAX_STRENGTH, scored.strength + _OBFUSCATION_BONUS)
             scored.notes.append(f"{hit.text!r} was disguised")
-        if lookalikes:  # most ads name none: skip the generators
-            covering = next((lk for lk in lookalikes if _overlaps(lk, hit)), None)
+        if lookalikes:  # most ads name none: skip the search
+            covering = _covering(lookalike_spans.get(hit.field, ()), hit)
             if covering is not None:
                 notes.append(f"{hit.text!r} is part of look-alike {covering.text!r}")
                 continue
@@ -345,17 +362,17 @@ def _outside_longer(lookalikes: list[Hit], positives: list[Hit]) -> list[Hit]:
     """
     if not lookalikes or not positives:
         return lookalikes
-    return [
-        lk
-        for lk in lookalikes
+    spans: dict[str, set[tuple[int, int]]] = {}  # the same span is often several hits
+    for hit in positives:
+        spans.setdefault(hit.field, set()).add((hit.view_start, hit.view_end))
+    kept = []
+    for lk in lookalikes:
+        start, end = lk.view_start, lk.view_end
         if not any(
-            hit.field == lk.field
-            and hit.view_start <= lk.view_start
-            and lk.view_end <= hit.view_end
-            and hit.view_end - hit.view_start > lk.view_end - lk.view_start
-            for hit in positives
-        )
-    ]
+            s <= start and end <= e and e - s > end - start for s, e in spans.get(lk.field, ())
+        ):
+            kept.append(lk)
+    return kept
 
 
 def _drop_contained(hits: list[Hit]) -> list[Hit]:
