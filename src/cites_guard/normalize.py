@@ -642,7 +642,7 @@ class _CharTables:
     :data:`_UNSUPPORTED`.
     """
 
-    __slots__ = ("first_fold", "first_letter", "fold", "letter", "space", "width")
+    __slots__ = ("alphabetic", "first_fold", "first_letter", "fold", "letter", "space", "width")
 
     def __init__(self) -> None:
         import numpy as np  # noqa: PLC0415 - the ASCII path, used for terms, does not need it
@@ -654,6 +654,9 @@ class _CharTables:
         self.width = np.full(_BMP, _UNKNOWN, dtype=np.uint8)
         self.space = np.zeros(_BMP, dtype=bool)  # whitespace a folded separator can be
         self.space[[code for code in range(_BMP) if chr(code).isspace()]] = True
+        # Per class letter: do its letters collapse when repeated (Latin, Cyrillic, Greek)?
+        self.alphabetic = np.zeros(256, dtype=bool)
+        self.alphabetic[[ord("L"), ord("C"), ord("G")]] = True
 
     def learn(self, codes: npt.NDArray[np.uint32]) -> None:
         """Fill in the characters of ``codes`` not seen before."""
@@ -727,43 +730,41 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
 
     size = len(folded)
     sep = letters == ord("S")
-    alpha = (letters == ord("L")) | (letters == ord("C")) | (letters == ord("G"))
-    same_as_previous = np.zeros(size, dtype=bool)
-    same_as_previous[1:] = folded[1:] == folded[:-1]
-    sep_after_sep = np.zeros(size, dtype=bool)
-    sep_after_sep[1:] = sep[1:] & sep[:-1]
-    keep = ~(sep_after_sep | (alpha & same_as_previous))
+    alpha = tables.alphabetic[letters]
+    # Dropped: a separator after a separator, a letter after the same letter.
+    keep = np.ones(size, dtype=bool)
+    keep[1:] = ~((sep[1:] & sep[:-1]) | (alpha[1:] & (folded[1:] == folded[:-1])))
     gaps = hidden = None  # separators dropped between CJK or Thai runs; characters flagged
     if "U" in classes and "S" in classes:
         gaps, hidden = _join_unspaced_runs(letters, folded)
         keep &= ~gaps
-
-    # Work on view characters ("units"): each covers one original character, or part of one.
     kept = np.flatnonzero(keep)
-    boundaries = kept if gaps is None else np.flatnonzero(keep | gaps)
-    last = np.empty(len(boundaries), dtype=np.int64)  # last unit of each boundary's run
-    last[:-1] = boundaries[1:] - 1
-    last[-1:] = size - 1
-    if boundaries is not kept:
-        last = last[keep[boundaries]]
-    if origin is None:
-        starts, ends = kept, last + 1
-    else:
-        starts, ends = origin[kept], origin[last] + 1
-    flags = alpha[kept] & (last - kept >= 2)  # a run of three or more letters
-    if hidden is not None and len(hidden):  # beside a symbol or lone-character gap
-        flags[np.searchsorted(kept, hidden)] = True
     view = folded[kept]
     view[sep[kept]] = ord(" ")
-    return NormalizedText(
-        text,
-        view.tobytes().decode("utf-32-le"),
-        lambda: (
+
+    def maps() -> _ArrayMaps:
+        # Work on view characters ("units"): each covers one original character, or part
+        # of one. Built when a detector first finds something in the field.
+        boundaries = kept if gaps is None else np.flatnonzero(keep | gaps)
+        last = np.empty(len(boundaries), dtype=np.int64)  # last unit of each boundary's run
+        last[:-1] = boundaries[1:] - 1
+        last[-1:] = size - 1
+        if boundaries is not kept:
+            last = last[keep[boundaries]]
+        if origin is None:
+            starts, ends = kept, last + 1
+        else:
+            starts, ends = origin[kept], origin[last] + 1
+        flags = alpha[kept] & (last - kept >= 2)  # a run of three or more letters
+        if hidden is not None and len(hidden):  # beside a symbol or lone-character gap
+            flags[np.searchsorted(kept, hidden)] = True
+        return (
             starts.astype(np.int64, copy=False),
             ends.astype(np.int64, copy=False),
             flags.tobytes(),
-        ),
-    )
+        )
+
+    return NormalizedText(text, view.tobytes().decode("utf-32-le"), maps)
 
 
 def _join_unspaced_runs(
