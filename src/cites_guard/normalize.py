@@ -738,14 +738,14 @@ def _normalize_vectorised(text: str) -> NormalizedText | None:
     if "U" in classes and "S" in classes:
         gaps, hidden = _join_unspaced_runs(letters, folded)
         keep &= ~gaps
-    kept = np.flatnonzero(keep)
+    kept = keep.nonzero()[0]
     view = folded[kept]
     view[sep[kept]] = ord(" ")
 
     def maps() -> _ArrayMaps:
         # Work on view characters ("units"): each covers one original character, or part
         # of one. Built when a detector first finds something in the field.
-        boundaries = kept if gaps is None else np.flatnonzero(keep | gaps)
+        boundaries = kept if gaps is None else (keep | gaps).nonzero()[0]
         last = np.empty(len(boundaries), dtype=np.int64)  # last unit of each boundary's run
         last[:-1] = boundaries[1:] - 1
         last[-1:] = size - 1
@@ -777,12 +777,14 @@ def _join_unspaced_runs(
     """
     import numpy as np  # noqa: PLC0415
 
+    # Array methods and ufuncs, not numpy's Python-level helpers (diff, flatnonzero, sum):
+    # on an ad's few hundred characters their overhead is most of the cost.
     size = len(letters)
     gaps = np.zeros(size, dtype=bool)
     unspaced = np.zeros(size + 2, dtype=np.int8)
     unspaced[1:-1] = letters == ord("U")
-    edges = np.diff(unspaced)
-    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    edges = unspaced[1:] - unspaced[:-1]
+    run_starts, run_ends = (edges == 1).nonzero()[0], (edges == -1).nonzero()[0]
     if len(run_starts) < 2:  # a gap needs a run on each side
         return gaps, np.empty(0, dtype=np.int64)
     low, high = run_ends[:-1], run_starts[1:]  # the stretch between two runs
@@ -797,7 +799,7 @@ def _join_unspaced_runs(
     gaps[offsets[inside]] = True
     spaces = np.zeros(inside.shape, dtype=bool)
     spaces[inside] = _tables().space[folded[offsets[inside]]]
-    symbol = spaces.sum(axis=1) < inside.sum(axis=1)
+    symbol = np.logical_or.reduce(inside & ~spaces, axis=1)
     lengths = run_ends - run_starts
     # The run merged into has one character only when it is a lone run, not already merged.
     after_join = np.zeros(len(joined), dtype=bool)
