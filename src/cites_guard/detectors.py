@@ -222,13 +222,17 @@ class TermDetector:
                     stop += 1
                 if stop - end > allowed or not text[end:stop].isalpha():
                     continue
-            original_start, original_end, obfuscated = view.locate(start, end)
-            snippet = view.original[original_start:original_end]
+            first, last, obfuscated = view.locate(start, end)  # the span in the original
+            snippet = view.original[first:last]
+            # tuple.__new__ is what Hit._make calls: no Python-level named-tuple constructor.
             hits.extend(
-                Hit(field, original_start, original_end, start, end, entry, obfuscated, snippet)
+                _tuple_new(Hit, (field, first, last, start, end, entry, obfuscated, snippet))
                 for entry in self._entries[pattern_id]
             )
         return hits
+
+
+_tuple_new = tuple.__new__
 
 
 #: Kana: a field that holds any is Japanese, whose kanji are not Traditional Chinese words.
