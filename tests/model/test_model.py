@@ -8,7 +8,7 @@ import pytest
 
 from cites_guard import Guard, ModelError, ModelIntegrityError, Settings
 from cites_guard.config import ModelSettings
-from cites_guard.model import OnnxScorer, bundled_model_dir, load_manifest
+from cites_guard.model import ROWS_PER_RUN, OnnxScorer, bundled_model_dir, load_manifest
 from cites_guard.training._calibrate import fit_temperature
 
 LISTINGS = [
@@ -116,6 +116,19 @@ def test_batching_does_not_change_scores(guard: Guard) -> None:
         results = list(guard.assess_many(LISTINGS, batch_size=size))
         assert [a.listing_id for a in results] == [item["id"] for item in LISTINGS]
         assert np.allclose([a.risk for a in results], reference, atol=1e-4)
+
+
+def test_runs_of_rows_give_every_text_its_own_outputs() -> None:
+    """Texts run ROWS_PER_RUN at a time, each run padded to its own longest text: over a
+    run boundary, every text keeps the outputs it has alone, in order."""
+    scorer = OnnxScorer()
+    texts = [f"carved ivory bangle {'old ' * (i % 7)}lot {i}" for i in range(ROWS_PER_RUN * 2 + 3)]
+    together = scorer.logits(texts)
+    assert all(len(output) == len(texts) for output in together)
+    for index in (0, ROWS_PER_RUN - 1, ROWS_PER_RUN, len(texts) - 1):
+        alone = scorer.logits([texts[index]])
+        for joint, single in zip(together, alone, strict=True):
+            np.testing.assert_allclose(joint[index], single[0], atol=1e-5)
 
 
 def test_model_ranks_real_above_lookalikes(guard: Guard) -> None:
