@@ -169,7 +169,8 @@ def _marks(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if "\u0300" <= c <= "\u036f")
 
 
-_term_marks = lru_cache(maxsize=4096)(_marks)
+#: The same, remembered: terms and the words sellers write repeat from ad to ad.
+_cached_marks = lru_cache(maxsize=4096)(_marks)
 
 
 def _cue_applies(hit: Hit, language: str | None) -> bool:
@@ -183,8 +184,8 @@ def _cue_applies(hit: Hit, language: str | None) -> bool:
         return False
     if hit.text.isascii():
         return True
-    typed = _marks(hit.text)
-    return not typed or typed == _term_marks(hit.entry.term)
+    typed = _cached_marks(hit.text)
+    return not typed or typed == _cached_marks(hit.entry.term)
 
 
 def noisy_or(values: Iterable[float]) -> float:
@@ -232,10 +233,10 @@ def _typed_as_listed(hit: Hit) -> bool:
     entry = hit.entry
     if entry.language != "vi" or entry.also_in or hit.text.isascii():
         return True
-    listed = iter(_term_marks(entry.term))
+    listed = iter(_cached_marks(entry.term))
     # Only Vietnamese accents count: a strike-through or underline laid over the letters to
     # hide a word is a disguise, not another word.
-    typed = (mark for mark in _marks(hit.text) if mark in _VIETNAMESE_MARKS)
+    typed = (mark for mark in _cached_marks(hit.text) if mark in _VIETNAMESE_MARKS)
     return all(mark in listed for mark in typed)  # a subsequence of the term's
 
 

@@ -60,6 +60,19 @@ def test_edge_texts_match_the_tokenizer(tokenizer: Tokenizer, texts: list[str]) 
     )
 
 
+def test_a_full_cache_still_gives_the_tokenizers_ids(
+    tokenizer: Tokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the cache is full, new words are encoded each time and old ones still read."""
+    monkeypatch.setattr("cites_guard._encoding.MAX_WORDS", 4)
+    encoder = WordCachedEncoder(tokenizer)
+    known = ["ivory bangle", "carved ivory"]
+    np.testing.assert_array_equal(encoder.encode(known), _reference(tokenizer, known))
+    texts = ["carved rhino horn cup", "ivory tiger bone wine", "bangle"]
+    for _ in range(2):
+        np.testing.assert_array_equal(encoder.encode(texts), _reference(tokenizer, texts))
+
+
 def test_a_tokenizer_that_is_not_per_word_is_used_as_it_is() -> None:
     """Whitespace pre-tokenization splits punctuation too: no word cache then."""
     vocab = {"[UNK]": 0, "a": 1, "b": 2, ",": 3}
