@@ -60,9 +60,11 @@ def _spin(loops: int) -> int:
 def _machine_scaling(loops: int = 20_000_000, repeats: int = 3) -> float:
     """How much faster two processes do twice :func:`_spin`'s work than one does it once.
 
-    A figure about the machine at the time of the run, not about cites-guard: on a shared
-    virtual machine the two cores are not always two cores' worth (seen here from 1.4 to
-    2.0), and the two-worker throughput can only scale as far as this.
+    A figure about the machine, not about cites-guard, read once after the throughput
+    runs: on a shared virtual machine the two cores are not always two cores' worth (seen
+    here from 1.3 to 2.0 in one day). It bounds what CPU-bound Python work gains from a
+    second process at the time it is read, which is context for the two-worker figure,
+    not a reading taken during it.
     """
     context = multiprocessing.get_context("spawn")
     alone, together = [], []

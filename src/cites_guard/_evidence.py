@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from cites_guard._specimen import ad_words, guess_specimen
 from cites_guard.assessment import Evidence, Match
-from cites_guard.detectors import Hit
+from cites_guard.detectors import Hit, trusted_evidence
 from cites_guard.normalize import NormalizedText, normalize_term
 from cites_guard.taxonomy import DENIAL_KINDS, LANGUAGES, Taxonomy
 
@@ -421,7 +421,7 @@ def _unique_spans(hits: Iterable[Hit]) -> list[Evidence]:
         key = (hit.field, hit.start, hit.end)
         if key not in seen or _rank(hit) < _rank(seen[key]):
             seen[key] = hit
-    return [hit.to_evidence() for hit in seen.values()]
+    return [trusted_evidence(hit) for hit in seen.values()]
 
 
 _KIND_RANK = {"product": 0, "species": 1, "code_word": 2}

@@ -16,9 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
 from cites_guard._automaton import Automaton
 from cites_guard._hanzi import SIMPLIFIED, has_traditional
 from cites_guard.assessment import Evidence, EvidenceKind
+from cites_guard.errors import DetectorError
 from cites_guard.listing import Listing
 from cites_guard.normalize import NormalizedText, normalize, normalize_term, normalize_terms
 from cites_guard.taxonomy import Taxonomy
@@ -64,38 +67,73 @@ class Hit(NamedTuple):
     text: str
 
     def to_evidence(self) -> Evidence:
-        """The public form of the hit.
-
-        Built as ``Evidence.model_construct`` builds a model, without its loop over fields
-        and without validation: every value comes typed from the detector and the taxonomy
-        (a listing has a dozen of these, and validating them cost 5% of its time).
-        ``tests/guard/test_detectors.py`` checks the result equals the validated model.
-        """
-        entry = self.entry
-        evidence: Evidence = _new(Evidence)
-        _set(
-            evidence,
-            "__dict__",
-            {
-                "field": self.field,
-                "start": self.start,
-                "end": self.end,
-                "text": self.text,
-                "term": entry.term,
-                "kind": entry.kind,
-                "language": entry.language,
-                "obfuscated": self.obfuscated,
-            },
-        )
-        _set(evidence, "__pydantic_fields_set__", set(_EVIDENCE_FIELDS))  # model_copy adds to it
-        _set(evidence, "__pydantic_extra__", None)
-        _set(evidence, "__pydantic_private__", None)
+        """The public form of the hit, validated (offsets, kind, types)."""
+        evidence: Evidence = _EVIDENCE_VALIDATOR.validate_python(_evidence_values(self))
         return evidence
 
 
+def _evidence_values(hit: Hit) -> dict[str, object]:
+    entry = hit.entry
+    return {
+        "field": hit.field,
+        "start": hit.start,
+        "end": hit.end,
+        "text": hit.text,
+        "term": entry.term,
+        "kind": entry.kind,
+        "language": entry.language,
+        "obfuscated": hit.obfuscated,
+    }
+
+
+_EVIDENCE_VALIDATOR = Evidence.__pydantic_validator__
 _EVIDENCE_FIELDS = frozenset(Evidence.model_fields)
 _new = object.__new__
 _set = object.__setattr__
+
+
+def trusted_evidence(hit: Hit) -> Evidence:
+    """:meth:`Hit.to_evidence` for a hit :meth:`DetectorRegistry.detect` returned.
+
+    Built as ``Evidence.model_construct`` builds a model, without its loop over fields and
+    without validation: the registry's own term detector types every value, and it checks
+    the hits of any other detector once, as they come (:func:`_checked`). A listing has a
+    dozen of these, and validating them again cost 5% of its time.
+    ``tests/detectors/test_hits.py`` checks the result equals the validated model.
+    """
+    evidence: Evidence = _new(Evidence)
+    _set(evidence, "__dict__", _evidence_values(hit))
+    _set(evidence, "__pydantic_fields_set__", set(_EVIDENCE_FIELDS))  # model_copy adds to it
+    _set(evidence, "__pydantic_extra__", None)
+    _set(evidence, "__pydantic_private__", None)
+    return evidence
+
+
+def _checked(hit: Hit, detector: Detector) -> Hit:
+    """A hit from a detector other than the built-in one, its values checked and coerced.
+
+    Raises:
+        DetectorError: The hit is not valid evidence (a negative or non-integer offset, a
+            kind that is not an evidence kind...).
+    """
+    try:
+        evidence = hit.to_evidence()
+        view_start, view_end = int(hit.view_start), int(hit.view_end)
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise DetectorError(
+            f"detector {detector!r} returned an invalid hit in {hit.field!r} "
+            f"({hit.text!r}): {exc}; fix the detector"
+        ) from exc
+    return Hit(
+        evidence.field,
+        evidence.start,
+        evidence.end,
+        view_start,
+        view_end,
+        hit.entry,
+        evidence.obfuscated,
+        evidence.text,
+    )
 
 
 @runtime_checkable
@@ -376,6 +414,10 @@ class DetectorRegistry:
 
         Returns:
             The hits, and the normalised view of each field (reused by the model stage).
+
+        Raises:
+            DetectorError: A detector other than the built-in one returned a hit that is
+                not valid evidence.
         """
         hits: list[Hit] = []
         views: dict[str, NormalizedText] = {}
@@ -383,5 +425,8 @@ class DetectorRegistry:
             view = normalize(text)
             views[field] = view
             for detector in self._detectors:
-                hits.extend(detector.detect(field, view))
+                found = detector.detect(field, view)
+                if type(detector) is not TermDetector:  # checked once, here (trusted_evidence)
+                    found = [_checked(hit, detector) for hit in found]
+                hits.extend(found)
         return hits, views

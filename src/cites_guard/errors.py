@@ -9,6 +9,7 @@ requests, tenacity, sqlite3, pydantic) are converted at the boundary where they 
     ├── ConfigError                 settings or a config file are invalid
     ├── TaxonomyError               the taxonomy data (bundled or extra) is invalid
     ├── InputError                  one input record is unusable (carries record and field)
+    ├── DetectorError               a detector added to the registry returned an invalid hit
     ├── ModelError                  the model cannot be loaded or run
     │   └── ModelIntegrityError     a model file does not match its manifest checksum
     ├── TrainingError               the training pipeline cannot run (missing extra, bad data)
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "CitesGuardError",
     "ConfigError",
+    "DetectorError",
     "InputError",
     "ModelError",
     "ModelIntegrityError",
@@ -100,6 +102,17 @@ class InputError(CitesGuardError):
             where.append(f"field {field!r}")
         prefix = (", ".join(where) + ": ") if where else ""
         super().__init__(prefix + reason)
+
+
+class DetectorError(CitesGuardError):
+    """A detector added to the registry returned a hit that is not valid evidence.
+
+    A negative or non-integer offset, a kind that is not an evidence kind, text that is
+    not a string: :meth:`~cites_guard.detectors.DetectorRegistry.detect` checks the hits of
+    every detector but the built-in one as they come.
+
+    Fix the detector named in the message; the built-in term detector never raises this.
+    """
 
 
 class ModelError(CitesGuardError):

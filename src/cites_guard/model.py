@@ -317,7 +317,7 @@ class OnnxScorer:
 
         names = list(self.manifest.outputs)
         parts = []
-        for start in range(0, len(texts), ROWS_PER_RUN):
+        for start in range(0, max(len(texts), 1), ROWS_PER_RUN):  # no text: one empty run
             ids = self._encoder.encode(texts[start : start + ROWS_PER_RUN])
             with _onnxruntime_errors("model inference failed"):
                 parts.append(self._session.run(names, {"input_ids": ids}))

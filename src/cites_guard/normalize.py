@@ -118,8 +118,10 @@ class NormalizedText:
         raw = self._raw
         if raw is None:
             build = self._build
-            assert build is not None  # noqa: S101 - set whenever the maps are not
+            if build is None:  # another thread built them just now (raw is set first)
+                return self._get_raw()
             raw = self._raw = build()
+            self._build = None  # let the builder's arrays go
         return raw
 
     def _get_maps(self) -> _Maps:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 
+import numpy as np
 import pytest
 
-from cites_guard import Guard, Listing
+from cites_guard import DetectorError, DetectorRegistry, Guard, Listing, TermEntry
 from cites_guard.assessment import Evidence
-from cites_guard.detectors import Hit
+from cites_guard.detectors import Hit, trusted_evidence
+from cites_guard.normalize import NormalizedText
+from cites_guard.taxonomy import load_taxonomy
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +31,10 @@ def hits() -> list[Hit]:
 
 
 def test_evidence_of_a_hit_is_the_validated_model(hits: list[Hit]) -> None:
-    """Evidence built without validation equals, dumps, hashes, copies and pickles like
-    the model pydantic validates from the same values."""
+    """Evidence built without validation from the registry's hits equals, dumps, hashes,
+    copies and pickles like the model pydantic validates from the same values."""
     for hit in hits:
-        built = hit.to_evidence()
+        built = trusted_evidence(hit)
         validated = Evidence.model_validate(
             {
                 "field": hit.field,
@@ -52,3 +56,34 @@ def test_evidence_of_a_hit_is_the_validated_model(hits: list[Hit]) -> None:
         assert built.model_copy(update={"start": 0}).start == 0
         with pytest.raises(ValueError, match="frozen"):
             built.start = 1  # type: ignore[misc]
+
+
+class _Sloppy:
+    """A marketplace's own detector whose offsets are numpy integers, or negative."""
+
+    def __init__(self, start: object) -> None:
+        self.start = start
+
+    def detect(self, field: str, view: NormalizedText) -> list[Hit]:
+        if field != "title":
+            return []
+        entry = TermEntry("bangle", "product", "en", "Elephantidae")
+        start = self.start
+        return [Hit(field, start, 6, start, 6, entry, np.False_, view.original[0:6])]
+
+
+def test_hits_of_other_detectors_are_checked_once_and_coerced() -> None:
+    """Another detector's numpy offsets become Python ints in the evidence; a negative
+    offset is refused with an error that names the detector."""
+    registry = DetectorRegistry.from_taxonomy(load_taxonomy())
+    registry.add(_Sloppy(np.int64(0)))
+    listing = Listing(id="x", title="bangle of carved ivory")
+    hits, _ = registry.detect(listing)
+    sloppy = [h for h in hits if h.entry.term == "bangle" and h.start == 0]
+    assert sloppy
+    assert all(type(h.start) is int and type(h.obfuscated) is bool for h in sloppy)
+    assert json.loads(trusted_evidence(sloppy[0]).model_dump_json())["start"] == 0
+    broken = DetectorRegistry.from_taxonomy(load_taxonomy())
+    broken.add(_Sloppy(-1))
+    with pytest.raises(DetectorError, match="_Sloppy"):
+        broken.detect(listing)

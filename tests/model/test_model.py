@@ -125,6 +125,7 @@ def test_runs_of_rows_give_every_text_its_own_outputs() -> None:
     texts = [f"carved ivory bangle {'old ' * (i % 7)}lot {i}" for i in range(ROWS_PER_RUN * 2 + 3)]
     together = scorer.logits(texts)
     assert all(len(output) == len(texts) for output in together)
+    assert [output.shape[0] for output in scorer.logits([])] == [0, 0, 0]
     for index in (0, ROWS_PER_RUN - 1, ROWS_PER_RUN, len(texts) - 1):
         alone = scorer.logits([texts[index]])
         for joint, single in zip(together, alone, strict=True):
