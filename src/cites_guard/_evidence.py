@@ -83,11 +83,8 @@ def _by_field(hits: Iterable[Hit]) -> dict[str, list[Hit]]:
 
 
 def _covering(lookalikes: Iterable[Hit], hit: Hit) -> Hit | None:
-    """The first look-alike of ``hit``'s field that overlaps it."""
-    for lk in lookalikes:
-        if lk.view_start < hit.view_end and hit.view_start < lk.view_end:
-            return lk
-    return None
+    """The first of ``lookalikes`` (those of ``hit``'s field) that overlaps it."""
+    return next((lk for lk in lookalikes if _overlaps(lk, hit)), None)
 
 
 def _near(cue: Hit, hit: Hit) -> bool:
